@@ -1,0 +1,62 @@
+# dltk — two commands set everything up:
+#   make lab    create the environment if needed and open the lessons in JupyterLab
+#   make test   create the environment if needed and run every test
+#
+# TORCH pins the PyTorch build. The default is the CPU build; on another
+# machine use e.g. `make test TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"`.
+
+PYTHON ?= python3
+VENV   ?= .venv
+TORCH  ?= torch==2.13.0
+PORT   ?= 8888
+PY      = $(VENV)/bin/python
+PIP     = $(PY) -m pip
+STAMP   = $(VENV)/.dltk-installed
+CHROMIUM ?= /usr/bin/chromium
+PYTEST_ARGS ?=
+
+.PHONY: lab test install bench lesson-report lint format strip clean chromium
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml Makefile | $(PY)
+	$(PIP) install --quiet "$(TORCH)"
+	$(PIP) install --quiet -e ".[lessons,data,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		echo "Installing Chromium for the browser tests (apt)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
+	fi
+
+lab: install
+	cd lessons && ../$(PY) -m jupyter lab --ip=127.0.0.1 --port=$(PORT) --no-browser
+
+test: install chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m benchmarks
+
+lesson-report: install
+	$(PY) -m benchmarks.lesson_report
+
+lint: install
+	$(PY) -m ruff check dltk tests benchmarks
+	$(PY) -m ruff format --check dltk tests benchmarks
+
+format: install
+	$(PY) -m ruff format dltk tests benchmarks
+	$(PY) -m ruff check --fix dltk tests benchmarks
+
+strip: install
+	git ls-files -z 'lessons/*.ipynb' | xargs -0 -r $(VENV)/bin/nbstripout
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

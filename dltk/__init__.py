@@ -1,0 +1,58 @@
+"""dltk — a Jupyter-native toolkit for teaching deep learning.
+
+Every layer of MATLAB's Deep Learning Toolbox catalog, as PyTorch modules
+you can look inside. Two ways to build the same network::
+
+    import dltk
+    layers = [
+        dltk.sequenceInputLayer(12),
+        dltk.lstmLayer(100, OutputMode="last"),
+        dltk.fullyConnectedLayer(9),
+        dltk.softmaxLayer(),
+        dltk.classificationLayer(),
+    ]
+    rec = dltk.record(layers, X)          # rec["lstm"]["forget_gate"]: (B, T, 100)
+
+and the Pythonic classes in :mod:`dltk.layers` (``dltk.layers.LSTM(100, output_mode="last")``).
+"""
+
+from __future__ import annotations
+
+from . import layers
+from ._config import config
+from .errors import (
+    DataError,
+    DltkError,
+    LayerInputError,
+    NetworkError,
+    NonFiniteError,
+    OptionError,
+    RecordingBudgetError,
+)
+from .introspect import Recording, record
+from .matlab import *  # noqa: F403  (every MATLAB layer constructor)
+from .matlab import __all__ as _matlab_all
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "config",
+    "layers",
+    "record",
+    "Recording",
+    "DltkError",
+    "OptionError",
+    "LayerInputError",
+    "NetworkError",
+    "DataError",
+    "RecordingBudgetError",
+    "NonFiniteError",
+    *_matlab_all,
+]
+
+# Subsystems that build on the layers register their public names here as
+# they land (network, training, viz …); each import is optional while a
+# subsystem is being written so that the package always imports.
+from ._exports import export_subsystems as _export_subsystems  # noqa: E402
+
+_export_subsystems(globals(), __all__)

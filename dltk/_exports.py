@@ -1,0 +1,40 @@
+"""Top-level names contributed by the subsystems above the layers.
+
+Each entry: module path -> names exported as ``dltk.<name>``. Keeping the list
+here (not in ``__init__``) lets each subsystem add its MATLAB-named functions
+in one place.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+SUBSYSTEMS: dict[str, tuple[str, ...]] = {
+    "dltk.network": (
+        "Network", "LayerGraph", "layerGraph", "addLayers", "connectLayers", "disconnectLayers",
+        "removeLayers", "replaceLayer", "analyzeNetwork", "assembleNetwork", "NetworkAnalysis",
+    ),
+    "dltk.train": (
+        "trainingOptions", "trainNetwork", "classify", "predict", "activations",
+        "predictAndUpdateState", "classifyAndUpdateState", "resetState", "TrainingInfo",
+    ),
+    "dltk.io": ("save", "load"),
+    "dltk.data": ("seed_everything",),
+    "dltk.testing": ("checkLayer",),
+    "dltk.catalog": ("catalog",),
+}
+
+
+def export_subsystems(namespace: dict[str, Any], all_names: list[str]) -> None:
+    for mod_name, names in SUBSYSTEMS.items():
+        try:
+            mod = importlib.import_module(mod_name)
+        except ModuleNotFoundError as e:  # subsystem not written yet
+            if e.name and (e.name == mod_name or mod_name.startswith(e.name + ".") or e.name.startswith(mod_name)):
+                continue
+            raise
+        for n in names:
+            if hasattr(mod, n):
+                namespace[n] = getattr(mod, n)
+                all_names.append(n)

@@ -1,0 +1,5 @@
+"""Introspection: recording the signals inside layers (``dltk.record``)."""
+
+from .recording import NonFinite, Recorder, Recording, record
+
+__all__ = ["NonFinite", "Recorder", "Recording", "record"]

@@ -1,0 +1,270 @@
+"""The base class of every dltk layer.
+
+A dltk layer is a :class:`torch.nn.Module` with, in addition:
+
+* a MATLAB-style :attr:`Name` (empty until a network names it ``lstm_1`` …);
+* a class-level tuple :attr:`signals` naming its internal signals, and
+  :attr:`signal_docs` giving each one's meaning and layout;
+* a one-line MATLAB-like :meth:`description`
+  (``"100 LSTM hidden units, OutputMode 'last'"``);
+* cheap *signal points*: inside ``forward`` a layer calls
+  ``self._emit("name", tensor)``; that is a single ``is None`` test unless a
+  recording (:func:`dltk.record`) is active;
+* input checks that raise :class:`~dltk.errors.LayerInputError` naming the
+  layer, the expected layout and the received shape in both notations.
+
+Subclasses follow the PyTorch pattern: validate arguments, create parameters,
+``reset_parameters()`` with MATLAB's initializers, short ``forward``.
+Layers whose input size is ``'auto'`` (as in MATLAB) create their parameters
+on the first call, or when a network is assembled (:meth:`setup`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ..errors import LayerInputError
+from ..layouts import default_layout, describe, describe_expected
+
+_NAME_RE = re.compile(r"^[^/]*$")
+
+
+def matlab_property(attr: str, doc: str = "", readonly: bool = False) -> property:
+    """A MATLAB-named property that reads (and writes) a Pythonic attribute.
+
+    ``OutputMode = matlab_property("output_mode")`` makes ``layer.OutputMode``
+    and ``layer.output_mode`` the same state.
+    """
+
+    def fget(self: Any) -> Any:
+        return getattr(self, attr)
+
+    def fset(self: Any, value: Any) -> None:
+        setattr(self, attr, value)
+
+    return property(fget, None if readonly else fset, doc=doc or f"MATLAB name of ``{attr}``.")
+
+
+class Layer(nn.Module):
+    """Base class of dltk layers (see the module docstring)."""
+
+    #: names of the internal signals this layer can record
+    signals: ClassVar[tuple[str, ...]] = ()
+    #: signal name -> meaning and layout, shown in docs and by ``dltk.record``
+    signal_docs: ClassVar[dict[str, str]] = {}
+    #: the MATLAB constructor, e.g. ``"lstmLayer"``
+    matlab_name: ClassVar[str] = ""
+    #: the MATLAB ``Type`` shown by analyzeNetwork, e.g. ``"LSTM"``
+    type_name: ClassVar[str] = "Layer"
+    #: prefix of MATLAB's automatic names, e.g. ``"lstm"`` -> ``lstm_1``
+    name_prefix: ClassVar[str] = "layer"
+    #: the PyTorch module or op this layer corresponds to (catalog table)
+    torch_equivalent: ClassVar[str] = ""
+    #: True for layers that start a network (no inputs from other layers)
+    is_input_layer: ClassVar[bool] = False
+    #: True for loss layers that end a network
+    is_output_layer: ClassVar[bool] = False
+    #: True if ``forward`` accepts ``lengths=`` (per-observation sequence lengths)
+    accepts_lengths: ClassVar[bool] = False
+    #: True for recurrent layers (carry state between calls, see ``resetState``)
+    is_recurrent: ClassVar[bool] = False
+    #: MATLAB positional arguments -> names of the Python keyword arguments
+    matlab_positional: ClassVar[tuple[str, ...]] = ()
+    #: MATLAB name-value options -> names of the Python keyword arguments
+    #: (``Name`` -> ``name`` is always accepted)
+    matlab_options: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def from_matlab(cls, *args: Any, **kwargs: Any) -> Layer:
+        """Build the layer from MATLAB-style arguments.
+
+        ``LSTM.from_matlab(100, "OutputMode", "last")`` and
+        ``LSTM.from_matlab(100, OutputMode="last")`` both work; this is what
+        ``dltk.lstmLayer`` calls.
+        """
+        from ..options import split_args
+
+        names = {"Name": "name", **cls.matlab_options}
+        pos, opts = split_args(cls.matlab_name or cls.__name__, args, kwargs, cls.matlab_positional, names)
+        return cls(**pos, **{names[k]: v for k, v in opts.items()})
+
+    def learn_factors(self) -> dict[str, tuple[Any, Any]]:
+        """Per-parameter (learn-rate factor, L2 factor), as MATLAB's
+        ``…LearnRateFactor`` / ``…L2Factor`` properties.
+
+        Reads attributes ``<param>_learn_rate_factor`` and ``<param>_l2_factor``
+        when a layer defines them; defaults are 1 and 1 (0 for biases).
+        Factors may be scalars or per-gate vectors.
+        """
+        out = {}
+        for pname, _ in self.named_parameters(recurse=False):
+            lr = getattr(self, f"{pname}_learn_rate_factor", 1.0)
+            l2 = getattr(self, f"{pname}_l2_factor", 0.0 if "bias" in pname else 1.0)
+            out[pname] = (lr, l2)
+        return out
+
+    def __init__(self, name: str = "") -> None:
+        super().__init__()
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise LayerInputError(f"{type(self).__name__}: Name must be text without '/', got {name!r}.")
+        self.name = name
+        #: layout of the (first) input, set by :meth:`setup`; None = infer from rank
+        self.input_layout: str | None = None
+        self._recorder = None  # set by dltk.record while recording
+
+    # ------------------------------------------------------------------ names
+    Name = matlab_property("name", "Layer name (MATLAB ``Name``).")
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """Input port names (MATLAB ``InputNames``)."""
+        return () if self.is_input_layer else ("in",)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """Output port names (MATLAB ``OutputNames``)."""
+        return () if self.is_output_layer else ("out",)
+
+    @property
+    def NumInputs(self) -> int:  # noqa: N802 - MATLAB name
+        return len(self.input_names)
+
+    @property
+    def InputNames(self) -> list[str]:  # noqa: N802
+        return list(self.input_names)
+
+    @property
+    def NumOutputs(self) -> int:  # noqa: N802
+        return len(self.output_names)
+
+    @property
+    def OutputNames(self) -> list[str]:  # noqa: N802
+        return list(self.output_names)
+
+    @property
+    def label(self) -> str:
+        """The name, or the auto-name prefix while the layer is unnamed."""
+        return self.name or self.name_prefix
+
+    # ------------------------------------------------------------ description
+    def description(self) -> str:
+        """One line in MATLAB's style, e.g. ``"100 LSTM hidden units, OutputMode 'last'"``."""
+        return self.type_name
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.description()}" if self.name else self.description()
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        sig = ", ".join(self.signals) or "—"
+        n = sum(p.numel() for p in self.parameters() if not isinstance(p, nn.parameter.UninitializedParameter))
+        return (
+            "<table class='dltk-layer'><tr><th style='text-align:left'>"
+            f"{escape(self.label)}</th><td>{escape(self.type_name)}</td></tr>"
+            f"<tr><td colspan=2>{escape(self.description())}</td></tr>"
+            f"<tr><td>learnables</td><td>{n:,}</td></tr><tr><td>signals</td><td>{escape(sig)}</td></tr></table>"
+        )
+
+    # ------------------------------------------------------------- recording
+    def _emit(self, signal: str, value: torch.Tensor, layout: str | None = None) -> None:
+        """Pass an intermediate through the named signal point ``signal``.
+
+        Costs one attribute test when no recording is active.
+        """
+        rec = self._recorder
+        if rec is not None:
+            rec.store(self, signal, value, layout)
+
+    def _wants(self, signal: str) -> bool:
+        """True while a recording that wants ``signal`` of this layer is active."""
+        rec = self._recorder
+        return rec is not None and rec.wants(self, signal)
+
+    def _reserve(self, nbytes: int, what: str) -> None:
+        """Tell an active recording that ``nbytes`` are about to be captured.
+
+        Raises :class:`~dltk.errors.RecordingBudgetError` before anything is
+        allocated when the budget would be exceeded.
+        """
+        rec = self._recorder
+        if rec is not None:
+            rec.reserve(self, nbytes, what)
+
+    # ------------------------------------------------------------------ setup
+    def setup(self, example_inputs: list[torch.Tensor], layouts: list[str | None]) -> None:
+        """Prepare the layer for inputs like ``example_inputs``.
+
+        Called by a network when it is assembled, in topological order, with
+        small example inputs (batch 1). Layers with ``'auto'`` sizes create
+        their parameters here; every layer records the input layout (which
+        disambiguates rank-5 tensors: ``BCDHW`` vs ``BTCHW``).
+        """
+        if layouts:
+            self.input_layout = layouts[0]
+
+    def output_layout(self, input_layouts: list[str | None]) -> str | None:
+        """Layout of the (first) output for inputs with ``input_layouts``.
+
+        The default keeps the layout of the first input.
+        """
+        return input_layouts[0] if input_layouts else None
+
+    # ----------------------------------------------------------- input checks
+    def _layout_of(self, x: torch.Tensor) -> str | None:
+        if self.input_layout is not None and len(self.input_layout) == x.ndim:
+            return self.input_layout
+        return default_layout(x.ndim)
+
+    def _fail(self, expected: str, x: torch.Tensor | Any, why: str = "") -> LayerInputError:
+        if isinstance(x, torch.Tensor):
+            got = describe(tuple(x.shape), self._layout_of(x)).replace(f" (rank {x.ndim})", "")
+            got += f" {str(x.dtype).replace('torch.', '')}"
+        else:
+            got = f"{type(x).__name__}"
+        why = f" ({why})" if why else ""
+        return LayerInputError(
+            f"{self.matlab_name or type(self).__name__} '{self.label}': expected {expected}, got {got}{why}."
+        )
+
+    def _check_input(
+        self,
+        x: Any,
+        layouts: str | tuple[str, ...],
+        sizes: dict[str, int | None] | None = None,
+        *,
+        allow_empty: bool = False,
+    ) -> str:
+        """Check rank, known sizes and dtype; return the matched layout.
+
+        Args:
+            x: the input.
+            layouts: accepted dltk layouts, e.g. ``"BTC"`` or ``("BC", "BTC")``.
+            sizes: known axis sizes, e.g. ``{"C": 12}``; ``None`` values are skipped.
+            allow_empty: accept a batch of size 0.
+        """
+        layouts = (layouts,) if isinstance(layouts, str) else tuple(layouts)
+        expected = " or ".join(describe_expected(lay, sizes) for lay in layouts)
+        if not isinstance(x, torch.Tensor):
+            raise self._fail(expected, x, "not a tensor")
+        match = [lay for lay in layouts if len(lay) == x.ndim]
+        if not match:
+            raise self._fail(expected, x, f"rank {x.ndim}")
+        lay = match[0]
+        if len(match) > 1 and self.input_layout in match:
+            lay = self.input_layout
+        if not (x.is_floating_point() or x.is_complex()):
+            raise self._fail(expected, x, "a floating-point tensor is needed; use x.float()")
+        for axis, want in (sizes or {}).items():
+            if want is None or axis not in lay:
+                continue
+            got = x.shape[lay.index(axis)]
+            if got != want:
+                raise self._fail(expected, x, f"{axis} is {got}, expected {want}")
+        if not allow_empty and x.numel() == 0:
+            raise self._fail(expected, x, "empty input")
+        return lay

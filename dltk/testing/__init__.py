@@ -1,0 +1,5 @@
+"""Test helpers shared by dltk's own tests and by students' custom layers."""
+
+from .case import LayerCase
+
+__all__ = ["LayerCase"]
