@@ -29,6 +29,8 @@ from .errors import (
     OptionError,
     RecordingBudgetError,
 )
+from . import check
+from .env import env_report
 from .introspect import Recording, record
 from .matlab import *  # noqa: F403  (every MATLAB layer constructor)
 from .matlab import __all__ as _matlab_all
@@ -36,6 +38,8 @@ from .matlab import __all__ as _matlab_all
 __version__ = "0.1.0"
 
 __all__ = [
+    "check",
+    "env_report",
     "config",
     "layers",
     "record",
@@ -56,3 +60,12 @@ __all__ = [
 from ._exports import export_subsystems as _export_subsystems  # noqa: E402
 
 _export_subsystems(globals(), __all__)
+
+
+def __getattr__(name: str) -> object:
+    """Lazy subpackages: ``dltk.viz`` and ``dltk.widgets`` load matplotlib/ipywidgets on first use."""
+    if name in ("viz", "widgets"):
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,33 @@
+"""Interactive views for notebooks (ipywidgets built on :mod:`dltk.viz`).
+
+Every widget builds its figures once and updates artists in place; it shows
+ipympl canvases under ``%matplotlib widget`` and PNG images otherwise;
+callback errors appear inside the widget; ``.close()`` closes its figures and
+controls.
+
+* :class:`LSTMStepper` — step an LSTM through time (cell diagram + gate heatmaps);
+* :class:`DeepenLSTM` — add LSTM layers one at a time, analyse, train, compare;
+* :class:`NetworkExplorer` — pick any layer and see all its signals;
+* :class:`TrainingMonitor` — the training-progress figure as a widget.
+"""
+
+from __future__ import annotations
+
+from .base import DltkWidget, FigureView, callback_errors, debounce, use_ipympl
+from .deepen_lstm import DeepenLSTM, stacked_lstm_layers
+from .lstm_stepper import LSTMStepper
+from .network_explorer import NetworkExplorer
+from .training_monitor import TrainingMonitor
+
+__all__ = [
+    "DltkWidget",
+    "callback_errors",
+    "FigureView",
+    "debounce",
+    "use_ipympl",
+    "LSTMStepper",
+    "DeepenLSTM",
+    "stacked_lstm_layers",
+    "NetworkExplorer",
+    "TrainingMonitor",
+]

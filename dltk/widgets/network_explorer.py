@@ -1,0 +1,117 @@
+"""Explore a network: pick a layer (dropdown or click its box) and see all its signals."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import ipywidgets as W
+
+from ..introspect import Recording, record
+from ..viz.families import SignalsView
+from ..viz.network_graph import NetworkGraph, _as_network
+from .base import DltkWidget, FigureView
+
+__all__ = ["NetworkExplorer"]
+
+
+class NetworkExplorer(DltkWidget):
+    """The network's data-flow graph beside every signal of the chosen layer.
+
+    The network is recorded once (``dltk.record(net, X)``); choosing a layer
+    in the dropdown — or clicking its box in the graph under ``%matplotlib
+    widget`` — shows its signals for the chosen observation
+    (:class:`dltk.viz.SignalsView`). The views of recently shown layers are
+    kept (at most ``cache`` of them), so coming back to a layer is instant.
+
+    Args:
+        net: a network or a layer array.
+        X: input data the network accepts.
+        layer: the layer shown first. Default: the first layer.
+        observation: observation index. Default: 0.
+        targets: optional targets, to record the output layer's loss signals.
+        color_by: colour the graph boxes (``'mean'``, ``'std'``, ``'saturation'``). Default: None.
+        cache: how many layer views to keep. Default: 8.
+
+    Attributes:
+        net, rec, graph (:class:`dltk.viz.NetworkGraph`), signals_view (the
+        current :class:`dltk.viz.SignalsView`), controls ``layer``,
+        ``observation``; ``graph_view``, ``signals_fig_view``.
+
+    Example:
+        >>> w = dltk.widgets.NetworkExplorer(net, X)
+        >>> w.layer.value = "lstm_2"
+    """
+
+    def __init__(
+        self,
+        net: Any,
+        X: Any,
+        layer: str | None = None,
+        *,
+        observation: int = 0,
+        targets: Any = None,
+        color_by: str | None = None,
+        cache: int = 8,
+        interactive: bool | None = None,
+    ) -> None:
+        super().__init__(interactive)
+        self.net = _as_network(net)
+        self.rec = X if isinstance(X, Recording) else record(self.net, X, targets=targets)
+        names = [n for n in self.net.layer_names if n in self.rec]
+        self.graph = NetworkGraph(self.net, self.rec, color_by, dpi=75)  # narrow: it sits beside the signals
+        self.graph_view = self._view(self.graph.fig, [self.graph.selection])
+        self._cache: OrderedDict[str, tuple[SignalsView, FigureView]] = OrderedDict()
+        self._cache_size = max(1, cache)
+        first = layer if layer is not None else names[0]
+        self.layer = self._w(W.Dropdown(options=names, value=first, description="layer"))
+        B = next(iter(self.rec[first].values())).shape[0] if len(self.rec[first]) else 1
+        self.observation = self._w(W.BoundedIntText(observation, 0, max(B - 1, 0), description="observation"))
+        self.signals_view, self.signals_fig_view = self._layer_view(first)
+        self.graph.select(first)
+        self.graph_view.refresh()
+        self.signals_box = self._w(W.Box([self.signals_fig_view.widget]))
+        self.layer.observe(self._guard(self._on_layer), names="value")
+        self.observation.observe(self._guard(self._on_observation), names="value")
+        # clicks arrive under ipympl; the Agg canvas accepts the same events (tests, custom front ends)
+        self.graph.fig.canvas.mpl_connect("button_press_event", self._guard(self._on_click))
+        controls = W.HBox([self.layer, self.observation])
+        self.box = self._w(
+            W.VBox([controls, self.status, self.error_area, W.HBox([self.graph_view.widget, self.signals_box])])
+        )
+
+    def _layer_view(self, name: str) -> tuple[SignalsView, FigureView]:
+        if name in self._cache:
+            self._cache.move_to_end(name)
+            sv, fv = self._cache[name]
+            if sv.observation != self.observation.value:
+                sv.set_observation(self.observation.value)
+                fv.refresh(full=True)
+            return sv, fv
+        sv = SignalsView(self.rec, name, self.observation.value, figsize=(8.6, 5.0))
+        fv = self._view(sv.fig)
+        self._cache[name] = (sv, fv)
+        if len(self._cache) > self._cache_size:
+            _, (_, old) = self._cache.popitem(last=False)
+            old.close()
+            self.views.remove(old)
+        return sv, fv
+
+    def show_layer(self, name: str) -> None:
+        """Show ``name``'s signals (what choosing it in the dropdown does)."""
+        self.signals_view, self.signals_fig_view = self._layer_view(name)
+        self.signals_box.children = [self.signals_fig_view.widget]
+        self.graph.select(name)
+        self.graph_view.refresh()
+
+    def _on_layer(self, change: dict[str, Any]) -> None:
+        self.show_layer(change["new"])
+
+    def _on_observation(self, change: dict[str, Any]) -> None:
+        self.signals_view.set_observation(int(change["new"]))
+        self.signals_fig_view.refresh(full=True)
+
+    def _on_click(self, event: Any) -> None:
+        name = self.graph.layer_at(event)
+        if name is not None and name in self.layer.options:
+            self.layer.value = name
