@@ -322,10 +322,15 @@ def _forward(module: nn.Module, X: Any, lengths: Any, targets: Any) -> Any:
     from ..layers.base import Layer
 
     if isinstance(module, Layer):
+        if isinstance(X, (tuple, list)) and len(module.input_names) > 1:  # multi-input layer: one tensor per port
+            xs = [x if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=torch.get_default_dtype()) for x in X]
+            return module(*xs)
         x = X if isinstance(X, torch.Tensor) else torch.as_tensor(X, dtype=torch.get_default_dtype())
         if module.is_output_layer:
             if targets is None:
                 return module(x)
+            if lengths is not None:
+                return module.loss(x, targets, lengths=lengths)
             return module.loss(x, targets)
         if module.accepts_lengths and lengths is not None:
             return module(x, lengths=lengths)

@@ -21,6 +21,8 @@ on the first call, or when a network is assembled (:meth:`setup`).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 from typing import Any, ClassVar
 
@@ -91,6 +93,22 @@ class Layer(nn.Module):
         names = {"Name": "name", **cls.matlab_options}
         pos, opts = split_args(cls.matlab_name or cls.__name__, args, kwargs, cls.matlab_positional, names)
         return cls(**pos, **{names[k]: v for k, v in opts.items()})
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "_dltk_records_config", False):
+            cls.__init__ = _recording_init(init)  # type: ignore[method-assign]
+
+    def init_config(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The constructor arguments this layer was created with, ``(args, kwargs)``.
+
+        Recorded generically for every subclass (the outermost ``__init__``
+        call), so that ``type(layer)(*args, **kwargs)`` rebuilds the same
+        configuration; :func:`dltk.save` stores them.
+        """
+        args, kwargs = self.__dict__.get("_init_args", ((), {}))
+        return tuple(args), dict(kwargs)
 
     def learn_factors(self) -> dict[str, tuple[Any, Any]]:
         """Per-parameter (learn-rate factor, L2 factor), as MATLAB's
@@ -248,23 +266,41 @@ class Layer(nn.Module):
             allow_empty: accept a batch of size 0.
         """
         layouts = (layouts,) if isinstance(layouts, str) else tuple(layouts)
-        expected = " or ".join(describe_expected(lay, sizes) for lay in layouts)
+
+        def expected() -> str:  # built only for the error message: the plain path stays cheap
+            return " or ".join(describe_expected(lay, sizes) for lay in layouts)
+
         if not isinstance(x, torch.Tensor):
-            raise self._fail(expected, x, "not a tensor")
+            raise self._fail(expected(), x, "not a tensor")
         match = [lay for lay in layouts if len(lay) == x.ndim]
         if not match:
-            raise self._fail(expected, x, f"rank {x.ndim}")
+            raise self._fail(expected(), x, f"rank {x.ndim}")
         lay = match[0]
         if len(match) > 1 and self.input_layout in match:
             lay = self.input_layout
         if not (x.is_floating_point() or x.is_complex()):
-            raise self._fail(expected, x, "a floating-point tensor is needed; use x.float()")
+            raise self._fail(expected(), x, "a floating-point tensor is needed; use x.float()")
         for axis, want in (sizes or {}).items():
             if want is None or axis not in lay:
                 continue
             got = x.shape[lay.index(axis)]
             if got != want:
-                raise self._fail(expected, x, f"{axis} is {got}, expected {want}")
+                raise self._fail(expected(), x, f"{axis} is {got}, expected {want}")
         if not allow_empty and x.numel() == 0:
-            raise self._fail(expected, x, "empty input")
+            raise self._fail(expected(), x, "empty input")
         return lay
+
+
+def _recording_init(init: Any) -> Any:
+    """Wrap a Layer subclass ``__init__`` so the outermost call records its arguments."""
+
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N807 - replaces the class's __init__
+        outer = "_init_args" not in self.__dict__
+        if outer:
+            object.__setattr__(self, "_init_args", (args, dict(kwargs)))
+        init(self, *args, **kwargs)
+
+    __init__._dltk_records_config = True  # type: ignore[attr-defined]
+    __init__.__signature__ = inspect.signature(init)  # type: ignore[attr-defined]
+    return __init__

@@ -333,6 +333,7 @@ class WeightedAddition(Layer):
     """
 
     matlab_name = "weightedAdditionLayer"
+    torch_equivalent = "sum(w_i * x_i) (torch.stack + tensordot)"
     type_name = "Weighted Addition"
     name_prefix = "weightedadd"
     matlab_positional = ("num_inputs", "name")

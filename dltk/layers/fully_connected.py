@@ -194,7 +194,9 @@ class FullyConnected(Layer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         known = None if self.input_size == "auto" else self.input_size
-        lay = self._check_input(x, ("BC", "BTC", "BCHW", "BCDHW"), {"C": known} if self.weight is not None else None)
+        # a known InputSize is the C of features/sequences; images are checked after flattening
+        sizes = {"C": known} if self.weight is not None and x.ndim <= 3 else None
+        lay = self._check_input(x, ("BC", "BTC", "BCHW", "BCDHW"), sizes)
         if lay in ("BCHW", "BCDHW"):
             # MATLAB column-major flatten: height fastest, then width, (depth,) channel
             x = x.transpose(-1, -2).reshape(x.shape[0], -1)  # (B, InputSize)

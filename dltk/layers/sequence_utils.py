@@ -120,7 +120,14 @@ class SequenceUnfolding(Layer):
 
     def forward(self, x: torch.Tensor, mini_batch_size: Any) -> torch.Tensor:
         lay = self._check_input(x, ("BCHW", "BC"))
-        b = int(mini_batch_size)
+        try:
+            b = int(torch.as_tensor(mini_batch_size).reshape(()))
+        except (RuntimeError, TypeError, ValueError):
+            raise self._fail(
+                "a miniBatchSize input holding one integer (the folding layer's miniBatchSize output)",
+                x,
+                f"miniBatchSize was {mini_batch_size!r}",
+            ) from None
         if b <= 0 or x.shape[0] % b:
             raise self._fail(
                 f"a batch that is a multiple of miniBatchSize {b}",

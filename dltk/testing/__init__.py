@@ -1,5 +1,12 @@
-"""Test helpers shared by dltk's own tests and by students' custom layers."""
+"""Test helpers shared by dltk's own tests and by students' custom layers.
 
+* :class:`LayerCase` — one declarative test case per layer configuration;
+* :mod:`dltk.testing.battery` — the shared checks run over every case;
+* :func:`checkLayer` — MATLAB's ``checkLayer`` for your own layer.
+"""
+
+from . import battery
 from .case import LayerCase
+from .checklayer import CheckLayerResult, checkLayer
 
-__all__ = ["LayerCase"]
+__all__ = ["LayerCase", "battery", "checkLayer", "CheckLayerResult"]

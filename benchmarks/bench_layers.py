@@ -1,0 +1,542 @@
+"""Per-layer speed: plain dltk forward vs the equivalent PyTorch forward.
+
+For every catalog layer, one representative configuration and input (float32,
+batch 32 images 16×32×32, sequences 32×50×64, features 128×256, volumes
+8×8×16³), the dltk layer (no recording) and its PyTorch counterpart — the
+module or functional op named in ``torch_equivalent``, or the explicit formula
+for losses PyTorch lacks — run side by side in one process: warm-up, then
+repeats interleaved (dltk, torch, dltk, torch …), each repeat timing a block
+of calls; the ratio is median dltk / median torch. Target: ≤ 1.05 per layer.
+
+Output layers compare ``layer.loss(y, targets)`` with the PyTorch loss;
+dropout runs in training mode (both sides), everything else in evaluation mode.
+Weights are not copied: they do not change the cost.
+
+Run: ``python -m benchmarks.bench_layers [--quick] [--threads N] [names ...]``
+(``make bench`` runs it with every other ``bench_*.py``).
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import dltk
+
+TARGET = 1.05
+B = 32
+
+
+def img(c: int = 16, h: int = 32, w: int = 32, b: int = B) -> torch.Tensor:
+    return torch.randn(b, c, h, w)
+
+
+def seq(c: int = 64, t: int = 50, b: int = B) -> torch.Tensor:
+    return torch.randn(b, t, c)
+
+
+def vol(c: int = 8, d: int = 16, b: int = 8) -> torch.Tensor:
+    return torch.randn(b, c, d, d, d)
+
+
+def feat(c: int = 256, b: int = 128) -> torch.Tensor:
+    return torch.randn(b, c)
+
+
+def probs(*shape: int) -> torch.Tensor:
+    return torch.softmax(torch.randn(*shape), dim=1)
+
+
+@dataclass
+class Entry:
+    name: str
+    make: Callable[[], Any]  # the dltk layer
+    torch_fn: Callable[[], Callable[..., Any]]  # builds the PyTorch callable
+    inputs: Callable[[], Sequence[Any]]
+    layouts: Sequence[str | None] = ()
+    train: bool = False
+    targets: Callable[[], Any] | None = None  # output layers: compare loss(y, targets)
+    note: str = field(default="")
+
+
+def _mod(m: nn.Module, train: bool = False) -> nn.Module:
+    return m.train(train)
+
+
+def _dice(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    oh = F.one_hot(t, y.shape[1]).movedim(-1, 1).to(y.dtype)
+    w = 1 / oh.sum((2, 3)).clamp_min(1) ** 2
+    inter, union = (y * oh).sum((2, 3)), (y * y + oh * oh).sum((2, 3))
+    return (1 - (2 * (w * inter).sum(1) + 1e-8) / ((w * union).sum(1) + 1e-8)).mean()
+
+
+def _tversky(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    oh = F.one_hot(t, y.shape[1]).movedim(-1, 1).to(y.dtype)
+    tp, fp, fn = (y * oh).sum((2, 3)), (y * (1 - oh)).sum((2, 3)), ((1 - y) * oh).sum((2, 3))
+    return (1 - (tp + 1e-8) / (tp + 0.5 * fp + 0.5 * fn + 1e-8)).sum() / y.shape[0]
+
+
+def _focal(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    p = y.gather(1, t[:, None]).squeeze(1)
+    return (-0.25 * (1 - p) ** 2 * torch.log(p)).sum() / y.shape[0]
+
+
+def entries() -> list[Entry]:
+    lab10 = lambda: torch.randint(0, 10, (128,))  # noqa: E731
+    pix = lambda: torch.randint(0, 5, (8, 64, 64))  # noqa: E731
+    return [
+        # input layers (statistics from the data, as trainNetwork does)
+        Entry(
+            "imageInputLayer",
+            lambda: dltk.imageInputLayer([32, 32, 16], Normalization="zscore"),
+            lambda: lambda x: (x - 0.1) / 1.1,
+            lambda: [img()],
+        ),
+        Entry(
+            "image3dInputLayer",
+            lambda: dltk.image3dInputLayer([16, 16, 16, 8], Normalization="zscore"),
+            lambda: lambda x: (x - 0.1) / 1.1,
+            lambda: [vol()],
+        ),
+        Entry(
+            "sequenceInputLayer",
+            lambda: dltk.sequenceInputLayer(64, Normalization="zscore"),
+            lambda: lambda x: (x - 0.1) / 1.1,
+            lambda: [seq()],
+        ),
+        Entry(
+            "featureInputLayer",
+            lambda: dltk.featureInputLayer(256, Normalization="zscore"),
+            lambda: lambda x: (x - 0.1) / 1.1,
+            lambda: [feat()],
+        ),
+        Entry("roiInputLayer", lambda: dltk.roiInputLayer(), lambda: nn.Identity(), lambda: [torch.rand(64, 5) * 16]),
+        # convolution and fully connected
+        Entry(
+            "convolution2dLayer",
+            lambda: dltk.convolution2dLayer(3, 32, Padding="same"),
+            lambda: nn.Conv2d(16, 32, 3, padding=1),
+            lambda: [img()],
+        ),
+        Entry(
+            "convolution3dLayer",
+            lambda: dltk.convolution3dLayer(3, 16, Padding="same"),
+            lambda: nn.Conv3d(8, 16, 3, padding=1),
+            lambda: [vol()],
+        ),
+        Entry(
+            "groupedConvolution2dLayer",
+            lambda: dltk.groupedConvolution2dLayer(3, 4, 4, Padding="same"),
+            lambda: nn.Conv2d(16, 16, 3, padding=1, groups=4),
+            lambda: [img()],
+        ),
+        Entry(
+            "transposedConv2dLayer",
+            lambda: dltk.transposedConv2dLayer(4, 8, Stride=2),
+            lambda: nn.ConvTranspose2d(16, 8, 4, stride=2),
+            lambda: [img()],
+        ),
+        Entry(
+            "transposedConv3dLayer",
+            lambda: dltk.transposedConv3dLayer(2, 8, Stride=2),
+            lambda: nn.ConvTranspose3d(8, 8, 2, stride=2),
+            lambda: [vol()],
+        ),
+        Entry(
+            "fullyConnectedLayer", lambda: dltk.fullyConnectedLayer(128), lambda: nn.Linear(256, 128), lambda: [feat()]
+        ),
+        # recurrent
+        Entry(
+            "lstmLayer",
+            lambda: dltk.lstmLayer(128),
+            lambda: (lambda m: lambda x: m(x)[0])(nn.LSTM(64, 128, batch_first=True)),
+            lambda: [seq()],
+        ),
+        Entry(
+            "bilstmLayer",
+            lambda: dltk.bilstmLayer(128),
+            lambda: (lambda m: lambda x: m(x)[0])(nn.LSTM(64, 128, batch_first=True, bidirectional=True)),
+            lambda: [seq()],
+        ),
+        Entry(
+            "gruLayer",
+            lambda: dltk.gruLayer(128),
+            lambda: (lambda m: lambda x: m(x)[0])(nn.GRU(64, 128, batch_first=True)),
+            lambda: [seq()],
+        ),
+        # sequence utilities
+        Entry(
+            "sequenceFoldingLayer",
+            lambda: dltk.sequenceFoldingLayer(),
+            lambda: lambda x: x.flatten(0, 1),
+            lambda: [torch.randn(8, 10, 16, 32, 32)],
+            layouts=["BTCHW"],
+        ),
+        Entry(
+            "sequenceUnfoldingLayer",
+            lambda: dltk.sequenceUnfoldingLayer(),
+            lambda: lambda x, n: x.unflatten(0, (int(n), -1)),
+            lambda: [img(b=80), torch.tensor(8)],
+            layouts=["BCHW", None],
+        ),
+        Entry(
+            "flattenLayer",
+            lambda: dltk.flattenLayer(),
+            lambda: lambda x: x.transpose(-1, -2).flatten(2),
+            lambda: [torch.randn(8, 10, 16, 32, 32)],
+            layouts=["BTCHW"],
+        ),
+        Entry(
+            "wordEmbeddingLayer",
+            lambda: dltk.wordEmbeddingLayer(64, 1000),
+            lambda: (lambda m: lambda x: m(x.squeeze(-1).long() - 1))(
+                nn.Embedding(1000, 64)
+            ),  # MATLAB indices are 1-based
+            lambda: [torch.randint(1, 1001, (B, 50, 1)).float()],
+        ),
+        # activation
+        Entry("reluLayer", lambda: dltk.reluLayer(), lambda: nn.ReLU(), lambda: [img()]),
+        Entry("leakyReluLayer", lambda: dltk.leakyReluLayer(), lambda: nn.LeakyReLU(0.01), lambda: [img()]),
+        Entry("clippedReluLayer", lambda: dltk.clippedReluLayer(6), lambda: nn.Hardtanh(0, 6), lambda: [img()]),
+        Entry("eluLayer", lambda: dltk.eluLayer(), lambda: nn.ELU(), lambda: [img()]),
+        Entry("tanhLayer", lambda: dltk.tanhLayer(), lambda: nn.Tanh(), lambda: [img()]),
+        Entry("sigmoidLayer", lambda: dltk.sigmoidLayer(), lambda: nn.Sigmoid(), lambda: [img()]),
+        Entry("softmaxLayer", lambda: dltk.softmaxLayer(), lambda: nn.Softmax(dim=1), lambda: [img()]),
+        Entry("preluLayer", lambda: dltk.preluLayer(16), lambda: nn.PReLU(16), lambda: [img()]),
+        # normalization, dropout, cropping, resizing
+        Entry(
+            "batchNormalizationLayer",
+            lambda: dltk.batchNormalizationLayer(),
+            lambda: nn.BatchNorm2d(16),
+            lambda: [img()],
+        ),
+        Entry(
+            "groupNormalizationLayer",
+            lambda: dltk.groupNormalizationLayer(4),
+            lambda: nn.GroupNorm(4, 16),
+            lambda: [img()],
+        ),
+        Entry(
+            "crossChannelNormalizationLayer",
+            lambda: dltk.crossChannelNormalizationLayer(5),
+            lambda: nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0),
+            lambda: [img()],
+        ),
+        Entry("dropoutLayer", lambda: dltk.dropoutLayer(0.5), lambda: nn.Dropout(0.5), lambda: [img()], train=True),
+        Entry(
+            "crop2dLayer",
+            lambda: dltk.crop2dLayer("centercrop"),
+            lambda: lambda x, r: x[..., 8:24, 8:24],
+            lambda: [img(), img(c=1, h=16, w=16)],
+        ),
+        Entry(
+            "crop3dLayer",
+            lambda: dltk.crop3dLayer(),
+            lambda: lambda x, r: x[..., 4:12, 4:12, 4:12],
+            lambda: [vol(), vol(c=1, d=8)],
+        ),
+        Entry(
+            "resize2dLayer",
+            lambda: dltk.resize2dLayer(Scale=2, Method="bilinear"),
+            lambda: lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"),
+            lambda: [img()],
+        ),
+        Entry(
+            "resize3dLayer",
+            lambda: dltk.resize3dLayer(Scale=2, Method="trilinear"),
+            lambda: lambda x: F.interpolate(x, scale_factor=2, mode="trilinear"),
+            lambda: [vol()],
+        ),
+        # pooling
+        Entry(
+            "averagePooling2dLayer",
+            lambda: dltk.averagePooling2dLayer(2, Stride=2),
+            lambda: nn.AvgPool2d(2, 2),
+            lambda: [img()],
+        ),
+        Entry(
+            "averagePooling3dLayer",
+            lambda: dltk.averagePooling3dLayer(2, Stride=2),
+            lambda: nn.AvgPool3d(2, 2),
+            lambda: [vol()],
+        ),
+        Entry(
+            "maxPooling2dLayer",
+            lambda: dltk.maxPooling2dLayer(2, Stride=2),
+            lambda: nn.MaxPool2d(2, 2),
+            lambda: [img()],
+        ),
+        Entry(
+            "maxPooling3dLayer",
+            lambda: dltk.maxPooling3dLayer(2, Stride=2),
+            lambda: nn.MaxPool3d(2, 2),
+            lambda: [vol()],
+        ),
+        Entry(
+            "globalAveragePooling2dLayer",
+            lambda: dltk.globalAveragePooling2dLayer(),
+            lambda: nn.AdaptiveAvgPool2d(1),
+            lambda: [img()],
+        ),
+        Entry(
+            "globalAveragePooling3dLayer",
+            lambda: dltk.globalAveragePooling3dLayer(),
+            lambda: nn.AdaptiveAvgPool3d(1),
+            lambda: [vol()],
+        ),
+        Entry(
+            "globalMaxPooling2dLayer",
+            lambda: dltk.globalMaxPooling2dLayer(),
+            lambda: nn.AdaptiveMaxPool2d(1),
+            lambda: [img()],
+        ),
+        Entry(
+            "globalMaxPooling3dLayer",
+            lambda: dltk.globalMaxPooling3dLayer(),
+            lambda: nn.AdaptiveMaxPool3d(1),
+            lambda: [vol()],
+        ),
+        Entry("maxUnpooling2dLayer", lambda: dltk.maxUnpooling2dLayer(), _torch_unpool, _unpool_inputs),
+        Entry(
+            "roiMaxPooling2dLayer",
+            lambda: dltk.roiMaxPooling2dLayer([4, 4]),
+            _torch_roi_pool,
+            lambda: [img(b=2), torch.tensor([[1.0, 1, 16, 16, 1], [8, 8, 20, 12, 2]]).repeat(32, 1)],
+        ),
+        # combination
+        Entry("additionLayer", lambda: dltk.additionLayer(2), lambda: torch.add, lambda: [img(), img()]),
+        Entry("multiplicationLayer", lambda: dltk.multiplicationLayer(2), lambda: torch.mul, lambda: [img(), img()]),
+        Entry(
+            "depthConcatenationLayer",
+            lambda: dltk.depthConcatenationLayer(2),
+            lambda: lambda a, b: torch.cat([a, b], 1),
+            lambda: [img(), img(c=8)],
+        ),
+        Entry(
+            "concatenationLayer",
+            lambda: dltk.concatenationLayer(3, 2),
+            lambda: lambda a, b: torch.cat([a, b], 1),
+            lambda: [img(), img(c=8)],
+        ),
+        Entry(
+            "weightedAdditionLayer",
+            lambda: dltk.weightedAdditionLayer(2),
+            lambda: (lambda w: lambda a, b: w[0] * a + w[1] * b)(torch.rand(2)),
+            lambda: [img(), img()],
+        ),
+        # output layers: loss(y, targets)
+        Entry(
+            "classificationLayer",
+            lambda: dltk.classificationLayer(),
+            lambda: lambda y, t: F.nll_loss(torch.log(y), t, reduction="sum") / y.shape[0],
+            lambda: [probs(128, 10)],
+            targets=lab10,
+        ),
+        Entry(
+            "regressionLayer",
+            lambda: dltk.regressionLayer(),
+            lambda: lambda y, t: 0.5 * ((y - t) ** 2).sum() / y.shape[0],
+            lambda: [feat(10)],
+            targets=lambda: feat(10),
+        ),
+        Entry(
+            "pixelClassificationLayer",
+            lambda: dltk.pixelClassificationLayer(),
+            lambda: lambda y, t: F.nll_loss(torch.log(y), t, ignore_index=-1, reduction="sum") / t.numel(),
+            lambda: [probs(8, 5, 64, 64)],
+            targets=pix,
+        ),
+        Entry(
+            "dicePixelClassificationLayer",
+            lambda: dltk.dicePixelClassificationLayer(),
+            lambda: _dice,
+            lambda: [probs(8, 5, 64, 64)],
+            targets=pix,
+        ),
+        Entry("focalLossLayer", lambda: dltk.focalLossLayer(), lambda: _focal, lambda: [probs(128, 10)], targets=lab10),
+        Entry(
+            "rpnSoftmaxLayer",
+            lambda: dltk.rpnSoftmaxLayer(),
+            lambda: lambda x: torch.softmax(x.unflatten(1, (2, -1)), dim=1).flatten(1, 2),
+            lambda: [img(c=18)],
+        ),
+        Entry(
+            "rpnClassificationLayer",
+            lambda: dltk.rpnClassificationLayer(),
+            lambda: (
+                lambda y, t: (
+                    F.nll_loss(torch.log(y.unflatten(1, (2, -1))), t, ignore_index=-1, reduction="sum") / y.shape[0]
+                )
+            ),
+            lambda: [probs(8, 18, 32, 32)],
+            targets=lambda: torch.randint(0, 2, (8, 9, 32, 32)),
+        ),
+        Entry(
+            "rcnnBoxRegressionLayer",
+            lambda: dltk.rcnnBoxRegressionLayer(),
+            lambda: lambda y, t: F.smooth_l1_loss(y, t, reduction="sum") / y.shape[0],
+            lambda: [feat(40)],
+            targets=lambda: feat(40),
+        ),
+        Entry(
+            "weightedClassificationLayer",
+            lambda: dltk.weightedClassificationLayer(torch.rand(10).tolist()),
+            lambda: (lambda w: lambda y, t: F.nll_loss(torch.log(y), t, weight=w, reduction="sum") / y.shape[0])(
+                torch.rand(10)
+            ),
+            lambda: [probs(128, 10)],
+            targets=lab10,
+        ),
+        Entry(
+            "sseClassificationLayer",
+            lambda: dltk.sseClassificationLayer(),
+            lambda: lambda y, t: ((y - F.one_hot(t, 10)) ** 2).sum() / y.shape[0],
+            lambda: [probs(128, 10)],
+            targets=lab10,
+        ),
+        Entry(
+            "maeRegressionLayer",
+            lambda: dltk.maeRegressionLayer(),
+            lambda: nn.L1Loss(),
+            lambda: [feat(10)],
+            targets=lambda: feat(10),
+        ),
+        Entry(
+            "tverskyPixelClassificationLayer",
+            lambda: dltk.tverskyPixelClassificationLayer(),
+            lambda: _tversky,
+            lambda: [probs(8, 5, 64, 64)],
+            targets=pix,
+        ),
+    ]
+
+
+def _unpool_inputs() -> list[Any]:
+    pool = dltk.maxPooling2dLayer(2, Stride=2, HasUnpoolingOutputs=True).eval()
+    with torch.no_grad():
+        out, idx, size = pool(img())
+    return [out, idx, size]
+
+
+def _torch_unpool() -> Callable[..., Any]:
+    pool, unpool = nn.MaxPool2d(2, 2, return_indices=True), nn.MaxUnpool2d(2, 2)
+    with torch.no_grad():
+        out, idx = pool(img())
+    return lambda x, i, s: unpool(x, idx)
+
+
+def _torch_roi_pool() -> Callable[..., Any]:
+    try:
+        from torchvision.ops import roi_pool
+    except ImportError:
+        raise LookupError("torchvision is not installed (torchvision.ops.roi_pool)") from None
+    return lambda x, r: roi_pool(x, r[:, [4, 0, 1, 2, 3]] - torch.tensor([1.0, 0, 0, 0, 0]), (4, 4))
+
+
+# ------------------------------------------------------------------ timing
+def _block(fn: Callable[[], Any], n: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t0) / n
+
+
+def compare(dl: Callable[[], Any], tf: Callable[[], Any], repeats: int, block_s: float = 0.01) -> tuple[float, float]:
+    """Median seconds per call of ``dl`` and ``tf``, measured interleaved."""
+    for f in (dl, tf, dl, tf):  # warm-up
+        f()
+    once = max(_block(dl, 1), _block(tf, 1), 1e-6)
+    n = max(1, int(block_s / once))
+    a, b = [], []
+    for _ in range(repeats):
+        a.append(_block(dl, n))
+        b.append(_block(tf, n))
+    return statistics.median(a), statistics.median(b)
+
+
+def measure_one(e: Entry, repeats: int) -> dict[str, Any]:
+    torch.manual_seed(0)
+    layer = e.make()
+    xs = list(e.inputs())
+    layouts = list(e.layouts) or [None] * len(xs)
+    if hasattr(layer, "setup"):
+        with torch.no_grad():
+            layer.setup(xs, layouts)
+    layer.train(e.train)
+    if hasattr(layer, "fit_normalization") and getattr(layer, "normalization", "none") != "none":
+        layer.fit_normalization(xs[0])
+    ref = e.torch_fn()
+    if isinstance(ref, nn.Module):
+        ref.train(e.train)
+    if e.targets is not None:
+        t = e.targets()
+        dl, tf = (lambda: layer.loss(*xs, t)), (lambda: ref(*xs, t))
+    else:
+        dl, tf = (lambda: layer(*xs)), (lambda: ref(*xs))
+    with torch.no_grad():
+        td, tt = compare(dl, tf, repeats)
+    return {"layer": e.name, "dltk_ms": 1e3 * td, "torch_ms": 1e3 * tt, "ratio": td / tt}
+
+
+def measure(names: Sequence[str] = (), repeats: int = 21) -> list[dict[str, Any]]:
+    rows = []
+    for e in entries():
+        if names and e.name not in names:
+            continue
+        try:
+            rows.append(measure_one(e, repeats))
+        except Exception as err:  # noqa: BLE001 - a layer that cannot be measured is reported, not fatal
+            rows.append({"layer": e.name, "error": f"{type(err).__name__}: {err}"})
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        f"Per-layer forward, CPU, torch {torch.__version__}, {torch.get_num_threads()} threads, float32, no grad; "
+        f"median of interleaved repeats. Target dltk/torch ≤ {TARGET}.",
+        "",
+        "| layer | dltk ms | torch ms | dltk/torch | |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['layer']} | – | – | – | not measured: {r['error']} |")
+        else:
+            ok = "ok" if r["ratio"] <= TARGET else "OVER"
+            lines.append(f"| {r['layer']} | {r['dltk_ms']:.3f} | {r['torch_ms']:.3f} | {r['ratio']:.3f} | {ok} |")
+    ok = [r for r in rows if "ratio" in r]
+    over = [r["layer"] for r in ok if r["ratio"] > TARGET]
+    if ok:
+        ratios = [r["ratio"] for r in ok]
+        lines += [
+            "",
+            f"{len(ok)} layers measured, {len(rows) - len(ok)} not measured; median ratio "
+            f"{statistics.median(ratios):.3f}, worst {max(ratios):.3f}; "
+            + (f"over {TARGET}: {', '.join(over)}." if over else f"all ≤ {TARGET}."),
+        ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    args = list(argv or [])
+    quick = "--quick" in args
+    if "--threads" in args:  # e.g. --threads 1 on a shared machine, where idle threads add noise
+        k = args.index("--threads")
+        torch.set_num_threads(int(args[k + 1]))
+        del args[k : k + 2]
+    names = [a for a in args if not a.startswith("--")]
+    rows = measure(names, repeats=7 if quick else 21)
+    print(markdown(rows), flush=True)
+    return rows
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
