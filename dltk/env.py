@@ -8,8 +8,8 @@ import sys
 from ._config import config
 
 
-def env_report() -> str:
-    """Versions of Python and the main libraries, device and thread count, as one line each."""
+def env_report() -> None:
+    """Print the versions of Python and the main libraries, the device and the thread count."""
     import matplotlib
     import numpy
     import torch
@@ -31,6 +31,4 @@ def env_report() -> str:
     ]
     if config.fast:
         lines.append("FAST MODE (DLTK_FAST=1): smaller data and fewer epochs than a real run.")
-    text = "\n".join(lines)
-    print(text)
-    return text
+    print("\n".join(lines))

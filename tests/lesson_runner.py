@@ -19,7 +19,7 @@ import resource as _r, sys as _s
 _errs = []
 if "dltk.widgets" in _s.modules:
     _errs = list(getattr(_s.modules["dltk.widgets"], "callback_errors", lambda: [])())
-print("DLTK_PEAK_RSS_MB", _r.getrusage(_r.RUSAGE_SELF).ru_maxrss / 1024)
+print(f"DLTK_PEAK_RSS_MB {_r.getrusage(_r.RUSAGE_SELF).ru_maxrss / 1024}")
 assert not _errs, f"widget callbacks raised: {_errs}"
 """
 
@@ -57,8 +57,8 @@ def run_lesson(path: Path, fast: bool = True, rerun: bool = False, timeout: int 
         else:
             os.environ["DLTK_FAST"] = env_before
     peak = 0.0
-    for out in nb.cells[-1].get("outputs", []):
-        for line in out.get("text", "").splitlines():
-            if line.startswith("DLTK_PEAK_RSS_MB"):
-                peak = float(line.split()[1])
+    text = "".join(out.get("text", "") for out in nb.cells[-1].get("outputs", []))
+    for line in text.splitlines():
+        if line.startswith("DLTK_PEAK_RSS_MB "):
+            peak = float(line.split()[1])
     return LessonRun(path, seconds, peak, nb)

@@ -320,7 +320,7 @@ class Convolution2d(_Convolution):
     @property
     def Weights(self) -> torch.Tensor | None:  # noqa: N802
         """MATLAB ``Weights`` kh×kw×C×F: a view of ``weight`` (F, C, kh, kw)."""
-        return None if self.weight is None else self.weight.permute(2, 3, 1, 0)
+        return None if self.weight is None else self.weight.detach().permute(2, 3, 1, 0)
 
     @Weights.setter
     def Weights(self, value: Any) -> None:  # noqa: N802
@@ -329,7 +329,7 @@ class Convolution2d(_Convolution):
     @property
     def Bias(self) -> torch.Tensor | None:  # noqa: N802
         """MATLAB ``Bias`` 1×1×F: a view of ``bias``."""
-        return None if self.bias is None else self.bias.view(1, 1, -1)
+        return None if self.bias is None else self.bias.detach().view(1, 1, -1)
 
     @Bias.setter
     def Bias(self, value: Any) -> None:  # noqa: N802
@@ -378,7 +378,7 @@ class Convolution3d(Convolution2d):
     @property
     def Weights(self) -> torch.Tensor | None:  # noqa: N802
         """MATLAB ``Weights`` kh×kw×kd×C×F: a view of ``weight`` (F, C, kd, kh, kw)."""
-        return None if self.weight is None else self.weight.permute(3, 4, 2, 1, 0)
+        return None if self.weight is None else self.weight.detach().permute(3, 4, 2, 1, 0)
 
     @Weights.setter
     def Weights(self, value: Any) -> None:  # noqa: N802
@@ -387,7 +387,7 @@ class Convolution3d(Convolution2d):
     @property
     def Bias(self) -> torch.Tensor | None:  # noqa: N802
         """MATLAB ``Bias`` 1×1×1×F."""
-        return None if self.bias is None else self.bias.view(1, 1, 1, -1)
+        return None if self.bias is None else self.bias.detach().view(1, 1, 1, -1)
 
     @Bias.setter
     def Bias(self, value: Any) -> None:  # noqa: N802

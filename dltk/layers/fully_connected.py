@@ -170,8 +170,9 @@ class FullyConnected(Layer):
 
     @property
     def Weights(self) -> torch.Tensor | None:  # noqa: N802
-        """MATLAB ``Weights``: OutputSize×InputSize (the torch ``weight`` itself)."""
-        return self.weight
+        """MATLAB ``Weights``: OutputSize×InputSize, the torch ``weight``'s storage
+        (detached, so MATLAB-style element assignment ``fc.Weights[0, 3] = 1`` writes the parameter)."""
+        return None if self.weight is None else self.weight.detach()
 
     @Weights.setter
     def Weights(self, value: Any) -> None:  # noqa: N802
@@ -181,7 +182,7 @@ class FullyConnected(Layer):
     @property
     def Bias(self) -> torch.Tensor | None:  # noqa: N802
         """MATLAB ``Bias``: OutputSize×1 view of the torch ``bias``."""
-        return None if self.bias is None else self.bias.view(-1, 1)
+        return None if self.bias is None else self.bias.detach().view(-1, 1)
 
     @Bias.setter
     def Bias(self, value: Any) -> None:  # noqa: N802

@@ -131,7 +131,7 @@ class GroupedConvolution2d(_Convolution):
         if self.weight is None:
             return None
         g = self.groups
-        return self.weight.view(g, -1, *self.weight.shape[1:]).permute(3, 4, 2, 1, 0)
+        return self.weight.detach().view(g, -1, *self.weight.shape[1:]).permute(3, 4, 2, 1, 0)
 
     @Weights.setter
     def Weights(self, value: Any) -> None:  # noqa: N802
@@ -140,7 +140,7 @@ class GroupedConvolution2d(_Convolution):
     @property
     def Bias(self) -> torch.Tensor | None:  # noqa: N802
         """MATLAB ``Bias`` 1×1×F×G: a view of ``bias``."""
-        return None if self.bias is None else self.bias.view(self.groups, -1).t()[None, None]
+        return None if self.bias is None else self.bias.detach().view(self.groups, -1).t()[None, None]
 
     @Bias.setter
     def Bias(self, value: Any) -> None:  # noqa: N802

@@ -299,7 +299,7 @@ class WordEmbedding(Layer):
     @property
     def Weights(self) -> torch.Tensor:  # noqa: N802
         """MATLAB ``Weights``: Dimension×NumWords, the transpose of ``weight``."""
-        return self.weight.T
+        return self.weight.detach().T
 
     @Weights.setter
     def Weights(self, value: Any) -> None:  # noqa: N802

@@ -123,7 +123,8 @@ class TransposedConv2d(_Convolution):
         """MATLAB ``Weights`` kh×kw(×kd)×F×C: a view of ``weight`` (C, F, …)."""
         if self.weight is None:
             return None
-        return self.weight.permute(2, 3, 1, 0) if self.n == 2 else self.weight.permute(3, 4, 2, 1, 0)
+        w = self.weight.detach()
+        return w.permute(2, 3, 1, 0) if self.n == 2 else w.permute(3, 4, 2, 1, 0)
 
     @Weights.setter
     def Weights(self, value: Any) -> None:  # noqa: N802
@@ -132,7 +133,7 @@ class TransposedConv2d(_Convolution):
     @property
     def Bias(self) -> torch.Tensor | None:  # noqa: N802
         """MATLAB ``Bias`` 1×1(×1)×F."""
-        return None if self.bias is None else self.bias.view(*[1] * self.n, -1)
+        return None if self.bias is None else self.bias.detach().view(*[1] * self.n, -1)
 
     @Bias.setter
     def Bias(self, value: Any) -> None:  # noqa: N802

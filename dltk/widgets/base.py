@@ -36,7 +36,8 @@ __all__ = ["FigureView", "DltkWidget", "debounce", "png_bytes", "use_ipympl"]
 
 def use_ipympl() -> bool:
     """True when the ``%matplotlib widget`` (ipympl) backend is active."""
-    return "ipympl" in matplotlib.get_backend().lower()
+    backend = matplotlib.get_backend().lower()
+    return "ipympl" in backend or backend in ("widget", "ipympl")
 
 
 class FigureView:
