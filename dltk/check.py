@@ -105,5 +105,5 @@ def accuracy(what: str, value: float, claimed: float, fast_claimed: float | None
     """
     bar = fast_claimed if (config.fast and fast_claimed is not None) else claimed
     if value >= bar:
-        return Feedback(True, f"{what}: {value:.3f} ≥ {bar:.2f} as the lesson says.")
-    raise AssertionError(f"{what}: {value:.3f} is below the {bar:.2f} this lesson claims.")
+        return Feedback(True, f"{what}: {value:.3f} ≥ {bar:g} as the lesson says.")
+    raise AssertionError(f"{what}: {value:.3f} is below the {bar:g} this lesson claims.")
