@@ -13,7 +13,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 os.environ.setdefault("DLTK_FAST", "1")
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# small tensors: one thread avoids OpenMP hand-offs (and oversubscription when the machine is busy)
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
