@@ -265,6 +265,33 @@ class Layer(nn.Module):
             sizes: known axis sizes, e.g. ``{"C": 12}``; ``None`` values are skipped.
             allow_empty: accept a batch of size 0.
         """
+        # the common case costs a few attribute tests; anything unusual takes the full check below
+        if isinstance(x, torch.Tensor) and x.is_floating_point():
+            nd, lay = x.dim(), None
+            for cand in (layouts,) if isinstance(layouts, str) else layouts:
+                if len(cand) == nd and (lay is None or cand == self.input_layout):
+                    lay = cand
+            if lay is not None:
+                shape = x.shape
+                ok = allow_empty or 0 not in shape
+                if ok and sizes:
+                    for axis, want in sizes.items():
+                        k = lay.find(axis)
+                        if want is not None and k >= 0 and shape[k] != want:
+                            ok = False
+                if ok:
+                    return lay
+        return self._check_input_full(x, layouts, sizes, allow_empty=allow_empty)
+
+    def _check_input_full(
+        self,
+        x: Any,
+        layouts: str | tuple[str, ...],
+        sizes: dict[str, int | None] | None = None,
+        *,
+        allow_empty: bool = False,
+    ) -> str:
+        """:meth:`_check_input` for every case, with the error messages."""
         layouts = (layouts,) if isinstance(layouts, str) else tuple(layouts)
 
         def expected() -> str:  # built only for the error message: the plain path stays cheap
