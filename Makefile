@@ -24,6 +24,8 @@ $(PY):
 $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PIP) install --quiet "$(TORCH)"
 	$(PIP) install --quiet -e ".[lessons,data,dev]"
+	@# prebuild the compiled LSTM recording loop (optional: dltk falls back silently without it)
+	-$(PY) -c "from dltk.layers._lstm_kernel import op; op()"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -11,6 +11,8 @@
   gates follow from ONE batched matrix product over all time steps
   (``[x_t, h_{t-1}] -> pre-activations``), and the cell states from a linear
   scan ``c_t = f_t ⊙ c_{t-1} + u_t`` (sequential or log-depth, chosen per shape);
+  with autograd off, a tanh/sigmoid LSTM records instead through the compiled
+  step loop of :mod:`._lstm_kernel` when it builds (see ``step_loop_pays``);
 * :class:`RecurrentLayer`, the common options/state/port handling.
 """
 
@@ -27,6 +29,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..errors import LayerInputError, OptionError
 from ..options import choice, flag, number, positive_int
+from . import _lstm_kernel
 from . import initializers as init
 from .base import Layer, matlab_property
 
@@ -244,14 +247,28 @@ def lstm_record_steps(
     return out, h, c, sigs
 
 
-def step_loop_pays(B: int, D: int, H: int, gates: int) -> bool:
+def step_loop_pays(B: int, D: int, H: int, gates: int, x: Tensor | None = None) -> bool:
     """True when recording by a per-step loop beats kernel + reconstruction.
 
-    Measured (2 CPU threads, torch 2.11/2.13): the loop adds ~7 small ops of
-    ~10 µs per step and lost to the reconstruction on every benchmark shape,
-    even at ~20 MFLOP per step; it only pays for very wide steps.
+    Measured (2 CPU threads, torch 2.11/2.13): the Python loop adds ~7 small
+    ops of ~10 µs per step and lost to the reconstruction on every benchmark
+    shape, even at ~20 MFLOP per step; it only pays for very wide steps. The
+    compiled LSTM loop (:mod:`._lstm_kernel`, ``gates == 4`` and ``x`` given)
+    computes nothing twice and beat the reconstruction on every benchmark
+    shape, the tiny-batch long-sequence one included (measured in CPU time,
+    see ``benchmarks/bench_lstm.py``), so it is used whenever it can be.
     """
+    if gates == 4 and x is not None and lstm_compiled_ok(x):
+        return True
     return 2 * B * (D + H) * gates * H >= 2e8
+
+
+def lstm_compiled_ok(x: Tensor) -> bool:
+    """True when the compiled LSTM recording loop can take ``x`` (built on first use; False if it cannot be)."""
+    return _lstm_kernel.usable(x)
+
+
+lstm_record_compiled = _lstm_kernel.lstm_record
 
 
 # ------------------------------------------------------------ reconstruction

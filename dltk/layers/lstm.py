@@ -74,12 +74,16 @@ _SHARED_DOC = """
     Speed: without a recording, tanh/sigmoid layers run PyTorch's fused
     ``torch.lstm`` kernel (MATLAB's single bias goes in ``bias_ih``, a zero
     ``bias_hh``); softsign/hard-sigmoid layers run a plain step loop (PyTorch has
-    no kernel for them). A recording runs the same kernel, then rebuilds only
-    the wanted gates from the hidden states with one batched matrix product
-    and the cell states with a chunked linear scan, so its outputs equal the
-    plain run's; recording only ``hidden_state`` costs nothing extra. Layers
-    without a kernel, recorded with autograd off, keep the gates of their step
-    loop instead (nothing computed twice). See ``benchmarks/bench_lstm.py``.
+    no kernel for them). A recording with autograd off runs a compiled C++
+    step loop (:mod:`dltk.layers._lstm_kernel`, built once per machine on the
+    first recording) that writes every gate as it goes, nothing computed twice;
+    where it cannot be built, or with autograd on, a recording runs the same
+    kernel, then rebuilds only the wanted gates from the hidden states with one
+    batched matrix product and the cell states with a chunked linear scan.
+    Either way its outputs equal the plain run's (within float rounding);
+    recording only ``hidden_state`` costs nothing extra. Layers without a
+    kernel, recorded with autograd off, keep the gates of their step loop
+    instead. See ``benchmarks/bench_lstm.py``.
 """
 
 
@@ -204,19 +208,24 @@ class LSTM(RecurrentLayer):
         gates = any(self._wants(s) for s in self.signals if not s.endswith("hidden_state"))
         B, _, D = x.shape
         slow_kernel = not self._fused
-        return not grad and gates and (slow_kernel or R.step_loop_pays(B, D, self.num_hidden_units, 4))
+        return not grad and gates and (slow_kernel or R.step_loop_pays(B, D, self.num_hidden_units, 4, x))
 
     def _record_steps(self, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor, L: torch.Tensor | None) -> tuple:
         self._reserve_signals(x.shape[0], x.shape[1], x.element_size())
         gate = R.GATE_FUNCTIONS[self.gate_activation_function]
         state = R.STATE_FUNCTIONS[self.state_activation_function]
+        compiled = self._fused and R.lstm_compiled_ok(x)  # one C++ loop per direction, no reversal
         outs, hs, cs = [], [], []
         for k, prefix in enumerate(("",) if self._dirs == 1 else ("forward_", "backward_")):
-            xk = x if k == 0 else R.reverse_within(x, L)
-            o, h, c, sigs = R.lstm_record_steps(xk, h0[k], c0[k], *self._direction(k), L, gate, state)
-            if k == 1:
-                o = R.reverse_within(o, L)
-                sigs = {n: R.reverse_within(v, L) for n, v in sigs.items()}
+            if compiled:
+                args = (x, h0[k], c0[k], *self._direction(k), L, k == 1, self._want_fn(prefix))
+                o, h, c, sigs = R.lstm_record_compiled(*args)
+            else:
+                xk = x if k == 0 else R.reverse_within(x, L)
+                o, h, c, sigs = R.lstm_record_steps(xk, h0[k], c0[k], *self._direction(k), L, gate, state)
+                if k == 1:
+                    o = R.reverse_within(o, L)
+                    sigs = {n: R.reverse_within(v, L) for n, v in sigs.items()}
             self._emit_all({prefix + n: v for n, v in sigs.items()}, L)
             outs.append(o)
             hs.append(h)
