@@ -1,12 +1,22 @@
 """Per-layer speed: plain dltk forward vs the equivalent PyTorch forward.
 
-For every catalog layer, one representative configuration and input (float32,
-batch 32 images 16×32×32, sequences 32×50×64, features 128×256, volumes
-8×8×16³), the dltk layer (no recording) and its PyTorch counterpart — the
-module or functional op named in ``torch_equivalent``, or the explicit formula
-for losses PyTorch lacks — run side by side in one process: warm-up, then
-repeats interleaved (dltk, torch, dltk, torch …), each repeat timing a block
-of calls; the ratio is median dltk / median torch. Target: ≤ 1.05 per layer.
+For every catalog layer, one representative configuration and input — the
+sizes a student's network feeds it (float32; images B×C×H×W = 32×16×28×28,
+sequences B×T×C = 32×50×64, features 128×256, volumes 8×8×16³, losses on
+128×10 class probabilities (MATLAB's default mini-batch) or 8×5×64×64 pixel
+maps; every row of the table states its input) — the dltk layer (no
+recording) and its PyTorch counterpart — the module or functional op named in
+``torch_equivalent``, or the explicit formula for losses PyTorch lacks — run
+side by side in one process: warm-up, then repeats interleaved (dltk, torch,
+torch, dltk, …, the order alternating), each repeat timing a block of calls in
+both process CPU time and wall time. The ratio is median dltk / median torch
+of the CPU times (on a shared machine a process that waits for a core loses
+wall time, not CPU time); the wall ratio is shown beside it.
+Target: ≤ 1.05 per layer.
+
+``roiMaxPooling2dLayer`` is compared with ``torchvision.ops.roi_pool`` when
+torchvision is installed, otherwise with the explicit per-bin loop of
+``tests/cases/pooling.py`` (the note column says which).
 
 Output layers compare ``layer.loss(y, targets)`` with the PyTorch loss;
 dropout runs in training mode (both sides), everything else in evaluation mode.
@@ -35,7 +45,7 @@ TARGET = 1.05
 B = 32
 
 
-def img(c: int = 16, h: int = 32, w: int = 32, b: int = B) -> torch.Tensor:
+def img(c: int = 16, h: int = 28, w: int = 28, b: int = B) -> torch.Tensor:
     return torch.randn(b, c, h, w)
 
 
@@ -49,6 +59,12 @@ def vol(c: int = 8, d: int = 16, b: int = 8) -> torch.Tensor:
 
 def feat(c: int = 256, b: int = 128) -> torch.Tensor:
     return torch.randn(b, c)
+
+
+def _standardize(*stat_shape: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """(x − μ) / σ with per-channel statistics shaped as the input layer keeps them."""
+    mu, sd = torch.randn(stat_shape), torch.rand(stat_shape) + 0.5
+    return lambda x: (x - mu) / sd
 
 
 def probs(*shape: int) -> torch.Tensor:
@@ -96,26 +112,26 @@ def entries() -> list[Entry]:
         # input layers (statistics from the data, as trainNetwork does)
         Entry(
             "imageInputLayer",
-            lambda: dltk.imageInputLayer([32, 32, 16], Normalization="zscore"),
-            lambda: lambda x: (x - 0.1) / 1.1,
+            lambda: dltk.imageInputLayer([28, 28, 16], Normalization="zscore"),
+            lambda: _standardize(16, 1, 1),
             lambda: [img()],
         ),
         Entry(
             "image3dInputLayer",
             lambda: dltk.image3dInputLayer([16, 16, 16, 8], Normalization="zscore"),
-            lambda: lambda x: (x - 0.1) / 1.1,
+            lambda: _standardize(8, 1, 1, 1),
             lambda: [vol()],
         ),
         Entry(
             "sequenceInputLayer",
             lambda: dltk.sequenceInputLayer(64, Normalization="zscore"),
-            lambda: lambda x: (x - 0.1) / 1.1,
+            lambda: _standardize(64),
             lambda: [seq()],
         ),
         Entry(
             "featureInputLayer",
             lambda: dltk.featureInputLayer(256, Normalization="zscore"),
-            lambda: lambda x: (x - 0.1) / 1.1,
+            lambda: _standardize(256),
             lambda: [feat()],
         ),
         Entry("roiInputLayer", lambda: dltk.roiInputLayer(), lambda: nn.Identity(), lambda: [torch.rand(64, 5) * 16]),
@@ -177,7 +193,7 @@ def entries() -> list[Entry]:
             "sequenceFoldingLayer",
             lambda: dltk.sequenceFoldingLayer(),
             lambda: lambda x: x.flatten(0, 1),
-            lambda: [torch.randn(8, 10, 16, 32, 32)],
+            lambda: [torch.randn(8, 10, 16, 28, 28)],
             layouts=["BTCHW"],
         ),
         Entry(
@@ -191,7 +207,7 @@ def entries() -> list[Entry]:
             "flattenLayer",
             lambda: dltk.flattenLayer(),
             lambda: lambda x: x.transpose(-1, -2).flatten(2),
-            lambda: [torch.randn(8, 10, 16, 32, 32)],
+            lambda: [torch.randn(8, 10, 16, 28, 28)],
             layouts=["BTCHW"],
         ),
         Entry(
@@ -234,7 +250,7 @@ def entries() -> list[Entry]:
         Entry(
             "crop2dLayer",
             lambda: dltk.crop2dLayer("centercrop"),
-            lambda: lambda x, r: x[..., 8:24, 8:24],
+            lambda: lambda x, r: x[..., 6:22, 6:22],
             lambda: [img(), img(c=1, h=16, w=16)],
         ),
         Entry(
@@ -309,7 +325,7 @@ def entries() -> list[Entry]:
             "roiMaxPooling2dLayer",
             lambda: dltk.roiMaxPooling2dLayer([4, 4]),
             _torch_roi_pool,
-            lambda: [img(b=2), torch.tensor([[1.0, 1, 16, 16, 1], [8, 8, 20, 12, 2]]).repeat(32, 1)],
+            _roi_inputs,
         ),
         # combination
         Entry("additionLayer", lambda: dltk.additionLayer(2), lambda: torch.add, lambda: [img(), img()]),
@@ -427,39 +443,65 @@ def _unpool_inputs() -> list[Any]:
 
 
 def _torch_unpool() -> Callable[..., Any]:
-    pool, unpool = nn.MaxPool2d(2, 2, return_indices=True), nn.MaxUnpool2d(2, 2)
-    with torch.no_grad():
-        out, idx = pool(img())
-    return lambda x, i, s: unpool(x, idx)
+    unpool = nn.MaxUnpool2d(2, 2)
+    return lambda x, i, s: unpool(x, i)
+
+
+def _roi_inputs() -> list[Any]:
+    """8 feature maps 16×28×28 and 96 ROIs (12 per image) of 2…14 pixels inside them."""
+    b = torch.arange(8.0).repeat_interleave(12)[:, None]
+    wh = torch.randint(2, 15, (96, 2)).float()
+    xy = 1 + (torch.rand(96, 2) * (29 - wh)).floor()
+    return [img(b=8), torch.cat([b, xy, wh], 1)]
 
 
 def _torch_roi_pool() -> Callable[..., Any]:
     try:
         from torchvision.ops import roi_pool
-    except ImportError:
-        raise LookupError("torchvision is not installed (torchvision.ops.roi_pool)") from None
-    return lambda x, r: roi_pool(x, r[:, [4, 0, 1, 2, 3]] - torch.tensor([1.0, 0, 0, 0, 0]), (4, 4))
+    except ImportError:  # the explicit loop of the tests (no PyTorch op without torchvision)
+        from tests.cases.pooling import roi_max_pool_loop
+
+        def loop(x: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+            return roi_max_pool_loop(x, r, (4, 4))
+
+        loop.note = "reference: explicit per-bin loop (torchvision not installed)"  # type: ignore[attr-defined]
+        return loop
+    # torchvision boxes [b, x1, y1, x2, y2] (0-based, inclusive corners) from [b, x, y, w, h] (1-based)
+    return lambda x, r: roi_pool(x, torch.cat([r[:, :1], r[:, 1:3] - 1, r[:, 1:3] + r[:, 3:] - 2], 1), (4, 4))
 
 
 # ------------------------------------------------------------------ timing
-def _block(fn: Callable[[], Any], n: int) -> float:
-    t0 = time.perf_counter()
+def _block(fn: Callable[[], Any], n: int) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) per call over ``n`` calls."""
+    c0, t0 = time.process_time(), time.perf_counter()
     for _ in range(n):
         fn()
-    return (time.perf_counter() - t0) / n
+    return (time.process_time() - c0) / n, (time.perf_counter() - t0) / n
 
 
-def compare(dl: Callable[[], Any], tf: Callable[[], Any], repeats: int, block_s: float = 0.01) -> tuple[float, float]:
-    """Median seconds per call of ``dl`` and ``tf``, measured interleaved."""
+def compare(dl: Callable[[], Any], tf: Callable[[], Any], repeats: int, block_s: float = 0.01) -> dict[str, float]:
+    """Median CPU and wall seconds per call of ``dl`` and ``tf``, measured interleaved."""
     for f in (dl, tf, dl, tf):  # warm-up
         f()
-    once = max(_block(dl, 1), _block(tf, 1), 1e-6)
+    once = max(_block(dl, 1)[1], _block(tf, 1)[1], 1e-6)
     n = max(1, int(block_s / once))
     a, b = [], []
-    for _ in range(repeats):
-        a.append(_block(dl, n))
-        b.append(_block(tf, n))
-    return statistics.median(a), statistics.median(b)
+    for k in range(repeats):
+        pair = (dl, tf) if k % 2 == 0 else (tf, dl)  # alternate which goes first
+        first, second = _block(pair[0], n), _block(pair[1], n)
+        (a, b)[k % 2].append(first)
+        (b, a)[k % 2].append(second)
+    med = statistics.median
+    return {
+        "dltk_cpu": med(x[0] for x in a),
+        "torch_cpu": med(x[0] for x in b),
+        "dltk_wall": med(x[1] for x in a),
+        "torch_wall": med(x[1] for x in b),
+    }
+
+
+def _shapes(xs: Sequence[Any]) -> str:
+    return ", ".join("×".join(map(str, x.shape)) if isinstance(x, torch.Tensor) and x.ndim else str(x) for x in xs)
 
 
 def measure_one(e: Entry, repeats: int) -> dict[str, Any]:
@@ -482,8 +524,17 @@ def measure_one(e: Entry, repeats: int) -> dict[str, Any]:
     else:
         dl, tf = (lambda: layer(*xs)), (lambda: ref(*xs))
     with torch.no_grad():
-        td, tt = compare(dl, tf, repeats)
-    return {"layer": e.name, "dltk_ms": 1e3 * td, "torch_ms": 1e3 * tt, "ratio": td / tt}
+        m = compare(dl, tf, repeats)
+    note = e.note or getattr(ref, "note", "")
+    return {
+        "layer": e.name,
+        "input": _shapes(xs) + (f"; targets {_shapes([t])}" if e.targets is not None else ""),
+        "dltk_ms": 1e3 * m["dltk_cpu"],
+        "torch_ms": 1e3 * m["torch_cpu"],
+        "ratio": m["dltk_cpu"] / m["torch_cpu"],
+        "wall_ratio": m["dltk_wall"] / m["torch_wall"],
+        "note": note,
+    }
 
 
 def measure(names: Sequence[str] = (), repeats: int = 21) -> list[dict[str, Any]]:
@@ -501,17 +552,20 @@ def measure(names: Sequence[str] = (), repeats: int = 21) -> list[dict[str, Any]
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
         f"Per-layer forward, CPU, torch {torch.__version__}, {torch.get_num_threads()} threads, float32, no grad; "
-        f"median of interleaved repeats. Target dltk/torch ≤ {TARGET}.",
+        f"median CPU time per call of interleaved repeats (wall-time ratio beside). Target dltk/torch ≤ {TARGET}.",
         "",
-        "| layer | dltk ms | torch ms | dltk/torch | |",
-        "|---|---:|---:|---:|---|",
+        "| layer | input | dltk ms | torch ms | dltk/torch | wall ratio | | note |",
+        "|---|---|---:|---:|---:|---:|---|---|",
     ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['layer']} | – | – | – | not measured: {r['error']} |")
+            lines.append(f"| {r['layer']} | – | – | – | – | – | | not measured: {r['error']} |")
         else:
             ok = "ok" if r["ratio"] <= TARGET else "OVER"
-            lines.append(f"| {r['layer']} | {r['dltk_ms']:.3f} | {r['torch_ms']:.3f} | {r['ratio']:.3f} | {ok} |")
+            lines.append(
+                f"| {r['layer']} | {r['input']} | {r['dltk_ms']:.4f} | {r['torch_ms']:.4f} | {r['ratio']:.3f} "
+                f"| {r['wall_ratio']:.3f} | {ok} | {r['note']} |"
+            )
     ok = [r for r in rows if "ratio" in r]
     over = [r["layer"] for r in ok if r["ratio"] > TARGET]
     if ok:

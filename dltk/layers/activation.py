@@ -411,10 +411,14 @@ class PReLU(Layer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lay = self._check_input(x, ANY_LAYOUT, {"C": self.num_channels})
         c = lay.index("C")
-        alpha = self.Alpha.reshape([-1] + [1] * (x.ndim - c - 1))  # C, then 1 per axis after C
-        negative_part = alpha * torch.clamp(x, max=0)
-        self._emit("negative_part", negative_part, lay)
-        return torch.clamp(x, min=0) + negative_part
+        if self._recorder is not None:
+            alpha = self.Alpha.reshape([-1] + [1] * (x.ndim - c - 1))  # C, then 1 per axis after C
+            self._emit("negative_part", alpha * torch.clamp(x, max=0), lay)
+        # max(0, x) + alpha_c min(0, x) in one fused op (F.prelu wants C on axis 1);
+        # at x = 0 its gradient is alpha_c, as torch.nn.PReLU
+        if c == 1:
+            return F.prelu(x, self.Alpha.reshape(-1))
+        return F.prelu(x.movedim(c, 1), self.Alpha.reshape(-1)).movedim(1, c)
 
     def description(self) -> str:
         return f"PReLU with {self.num_channels} channels"

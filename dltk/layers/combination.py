@@ -57,9 +57,10 @@ class _Combination(Layer):
         self._check_count(xs)
         lays = [self._check_input(x, ANY_LAYOUT) for x in xs]
         lay, x1 = lays[0], xs[0]
+        k = -1 if ignore_axis is None else lay.find(ignore_axis)
+        s1 = x1.shape[:k] + x1.shape[k + 1 :] if k >= 0 else x1.shape
         for i, (x, lay_i) in enumerate(zip(xs[1:], lays[1:]), start=2):
-            same = lay_i == lay and all(a == b or axis == ignore_axis for a, b, axis in zip(x1.shape, x.shape, lay))
-            if not same:
+            if lay_i != lay or (x.shape[:k] + x.shape[k + 1 :] if k >= 0 else x.shape) != s1:
                 what = "the same size" if ignore_axis is None else f"the same size except along {ignore_axis}"
                 raise LayerInputError(
                     f"{self.matlab_name} '{self.label}': inputs must have {what}; "
@@ -359,7 +360,7 @@ class WeightedAddition(Layer):
                 f"weightedAdditionLayer '{self.label}': expected {self.num_inputs} inputs, got {len(xs)}."
             )
         lay = self._check_input(xs[0], ANY_LAYOUT)
-        y = 0
+        y = None
         for i, x in enumerate(xs):
             self._check_input(x, lay)
             if x.shape != xs[0].shape:
@@ -369,7 +370,7 @@ class WeightedAddition(Layer):
                 )
             weighted = self.Weights[0, i] * x
             self._emit(self.signals[i], weighted, lay)
-            y = y + weighted
+            y = weighted if y is None else y + weighted
         return y
 
     def description(self) -> str:

@@ -88,11 +88,11 @@ class Crop2d(Layer):
     def forward(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         self._check_input(x, self.layouts)
         _check_ref(self, ref)
-        big, small = tuple(x.shape[-self.n :]), tuple(ref.shape[-self.n :])  # torch order
+        big, small = x.shape[-self.n :], ref.shape[-self.n :]  # torch order
         if self.location == "centercrop":
-            offset = tuple((b - s) // 2 for b, s in zip(big, small))
+            offset = [(b - s) // 2 for b, s in zip(big, small)]
         else:
-            offset = tuple(v - 1 for v in sp.to_torch_order(self._xyz_to_matlab(self.location)))
+            offset = [v - 1 for v in sp.to_torch_order(self._xyz_to_matlab(self.location))]
         if any(o < 0 or o + s > b for o, s, b in zip(offset, small, big)):
             raise self._fail(
                 f"a map that holds the {sp.times(sp.to_matlab_order(small))} window of 'ref' at "
@@ -103,8 +103,7 @@ class Crop2d(Layer):
         if self._recorder is not None:
             m = sp.to_matlab_order([o + 1 for o in offset])  # (row, col[, depth]) 1-based
             self._emit("location", torch.tensor(self._xyz_to_matlab(m), dtype=torch.int64, device=x.device), None)
-        index = (...,) + tuple(slice(o, o + s) for o, s in zip(offset, small))
-        return x[index]
+        return x[(..., *(slice(o, o + s) for o, s in zip(offset, small)))]
 
     @staticmethod
     def _xyz_to_matlab(v: tuple[int, ...] | list[int]) -> tuple[int, ...]:
@@ -153,8 +152,7 @@ _ROUNDING = ("round", "floor", "onnx-10")
 
 def _check_ref(layer: Layer, ref: Any) -> None:
     """The 'ref' input: a tensor in one of the layer's layouts (only its spatial size is used)."""
-    ranks = {len(lay) for lay in layer.layouts}
-    if not isinstance(ref, torch.Tensor) or ref.ndim not in ranks:
+    if not isinstance(ref, torch.Tensor) or all(len(lay) != ref.ndim for lay in layer.layouts):
         from ..layouts import describe_expected
 
         expected = " or ".join(describe_expected(lay) for lay in layer.layouts)

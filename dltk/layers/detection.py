@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F  # noqa: N812
 
 from .base import Layer
 from .output import ClassificationOutputLayer, RegressionOutputLayer
@@ -150,6 +151,10 @@ class RPNClassification(ClassificationOutputLayer):
         _pairs(self, y)
         return "BCHW"
 
+    def _targets_shape(self, y: torch.Tensor, lay: str) -> tuple[int, ...]:
+        B, C, H, W = y.shape
+        return (B, C // 2, H, W)
+
     def _targets_spec(self, y: torch.Tensor, lay: str) -> tuple[tuple[int, ...], str]:
         B, C, H, W = y.shape
         shape = (B, C // 2, H, W)
@@ -165,7 +170,8 @@ class RPNClassification(ClassificationOutputLayer):
 
     def accuracy(self, y: torch.Tensor, targets: Any, lengths: Any = None) -> float:
         t, mask = self._check_targets(y, self._check_y(y), targets, lengths)
-        ok = (self.predict_labels(y) == t)[mask]
+        ok = self.predict_labels(y) == t
+        ok = ok.flatten() if mask is None else ok[mask]  # no mask: every anchor labelled
         return float(ok.double().mean()) if ok.numel() else float("nan")
 
     def description(self) -> str:
@@ -249,6 +255,10 @@ class RCNNBoxRegression(RegressionOutputLayer):
     def loss(self, y: torch.Tensor, targets: Any, lengths: Any = None) -> torch.Tensor:
         lay = self._check_y(y)
         t, _ = self._check_targets(y, lay, targets)
+        if self._recorder is None:  # plain path: the same per-element values from one fused op
+            total = F.smooth_l1_loss(y, t, reduction="none", beta=1.0).sum(1).sum() / y.shape[0]
+            if not bool(total.isnan()):  # NaN (ignored) targets take the masked path below
+                return total
         valid = ~torch.isnan(t)
         x = torch.where(valid, y - t.nan_to_num(), torch.zeros_like(y))  # (B, 4K)
         ax = x.abs()

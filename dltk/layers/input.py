@@ -88,6 +88,8 @@ class _Input(Layer):
         )
         for key, value in stats.items():
             self.register_buffer(key, None if value is None else self._from_matlab(key, value))
+        #: statistic name -> (the buffer, its version, the buffer in the input's dtype)
+        self._cast: dict[str, tuple[torch.Tensor, int, torch.Tensor]] = {}
 
     def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any) -> None:
         # statistics fitted after construction: accept them into a fresh layer's empty slots
@@ -176,7 +178,14 @@ class _Input(Layer):
 
         def stat(key: str) -> torch.Tensor | None:
             s = getattr(self, key)
-            return None if s is None else s.to(x.dtype)
+            if s is None or s.dtype == x.dtype:
+                return s
+            # statistics are kept in float64: convert once, not on every call
+            hit = self._cast.get(key)
+            if hit is None or hit[0] is not s or hit[1] != s._version or hit[2].dtype != x.dtype:
+                hit = (s, s._version, s.to(x.dtype))
+                self._cast[key] = hit
+            return hit[2]
 
         if norm in ("zerocenter", "zscore"):
             mu, sd = stat("mean"), stat("std") if norm == "zscore" else None
@@ -205,6 +214,10 @@ class _Input(Layer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x, self.data_layout, self._sizes())
+        return self._forward_checked(x)
+
+    def _forward_checked(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalize an input that passed :meth:`_check_input`; emit the signals."""
         if self._recorder is None:
             return self._normalize(x)
         self._emit("raw", x, self.data_layout)
@@ -341,7 +354,7 @@ class SequenceInput(_Input):
                 f"time steps, got a sequence of {short} (T is axis 1 of (B, T, C); MATLAB C×B×T). "
                 "Use longer sequences or a smaller MinLength."
             )
-        return super().forward(x)
+        return self._forward_checked(x)
 
     def description(self) -> str:
         s = self.input_size
@@ -564,7 +577,7 @@ class ROIInput(Layer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != 5 or not x.is_floating_point():
             raise self._fail("(R, 5) float rows [batch_index, x, y, w, h] [MATLAB M×4 [x y w h] per image]", x)
-        if x.numel() and bool((x[:, 3:] <= 0).any()):
+        if x.numel() and float(x.detach()[:, 3:].amin()) <= 0:  # (NaN passes, as NaN <= 0 is false)
             raise self._fail("positive widths and heights (columns 4 and 5)", x)
         self._emit("raw", x)
         return x

@@ -152,8 +152,10 @@ class OutputLayer(Layer):
         observation's mean over its own real entries.
         """
         B = entry.shape[0]
-        per_sum = entry.reshape(B, -1).sum(1)  # (B,)
+        per_sum = entry if entry.ndim == 1 else entry.reshape(B, -1).sum(1)  # (B,)
         if mask is None:
+            if self._recorder is None:  # plain path: the count is the number of entries
+                return per_sum.sum() / max(entry.numel(), 1)
             count = torch.full((B,), entry[0].numel(), dtype=entry.dtype, device=entry.device)
         else:
             count = mask.reshape(B, -1).sum(1).to(entry.dtype)
@@ -240,34 +242,46 @@ class ClassificationOutputLayer(OutputLayer):
         self._check_y(example_inputs[0])
 
     # ------------------------------------------------------------- targets
+    def _targets_shape(self, y: torch.Tensor, lay: str) -> tuple[int, ...]:
+        """The shape the targets of ``y`` must have: ``y``'s without the class axis."""
+        c = lay.index("C")
+        return y.shape[:c] + y.shape[c + 1 :]
+
     def _targets_spec(self, y: torch.Tensor, lay: str) -> tuple[tuple[int, ...], str]:
-        shape = tuple(s for s, a in zip(y.shape, lay) if a != "C")
+        shape = tuple(self._targets_shape(y, lay))
         return shape, self._target_text(shape, lay, "categorical")
 
     def _check_targets(
         self, y: torch.Tensor, lay: str, targets: Any, lengths: Any = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Checked int64 targets and the mask of entries that count (None: all count)."""
-        shape, text = self._targets_spec(y, lay)
         K = self._num_classes
-        undefined = ", −1 = undefined (ignored)" if self.accepts_undefined else ""
-        expected = f"{text} int64 class indices 0…{K - 1}{undefined}"
+
+        def expected() -> str:  # built only for an error message
+            undefined = ", −1 = undefined (ignored)" if self.accepts_undefined else ""
+            return f"{self._targets_spec(y, lay)[1]} int64 class indices 0…{K - 1}{undefined}"
+
         t = targets if isinstance(targets, torch.Tensor) else torch.as_tensor(np.asarray(targets))
         if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
-            raise self._target_fail(expected, t, "class indices must be integers; use targets.long()")
-        if tuple(t.shape) != shape:
-            raise self._target_fail(expected, t, "wrong shape")
-        t = t.to(device=y.device, dtype=torch.long)
-        mask = self._step_mask(y, lay, lengths)  # (B, T) or None
+            raise self._target_fail(expected(), t, "class indices must be integers; use targets.long()")
+        if t.shape != self._targets_shape(y, lay):
+            raise self._target_fail(expected(), t, "wrong shape")
+        if t.dtype != torch.long or t.device != y.device:
+            t = t.to(device=y.device, dtype=torch.long)
+        mask = None if lengths is None else self._step_mask(y, lay, lengths)  # (B, T) or None
         real = t if mask is None else t[mask]
         low = -1 if self.accepts_undefined else 0
-        if real.numel() and (int(real.min()) < low or int(real.max()) >= K):
-            bad = real[(real < low) | (real >= K)][0].item()
-            hint = "" if self.accepts_undefined or bad != -1 else "; −1 (undefined) labels are not allowed here"
-            raise self._target_fail(expected, t, f"class index {bad} out of range{hint}")
+        all_defined = True
+        if real.numel():
+            lo, hi = (int(v) for v in torch.aminmax(real))  # one pass over the targets
+            if lo < low or hi >= K:
+                bad = real[(real < low) | (real >= K)][0].item()
+                hint = "" if self.accepts_undefined or bad != -1 else "; −1 (undefined) labels are not allowed here"
+                raise self._target_fail(expected(), t, f"class index {bad} out of range{hint}")
+            all_defined = lo >= 0
         if mask is not None:
             t = t.masked_fill(~mask, 0)  # padded steps may hold anything; they are masked out
-        if self.accepts_undefined:
+        if self.accepts_undefined and not (all_defined and mask is None):  # every entry counts: no mask
             defined = t >= 0
             mask = defined if mask is None else mask & defined
         return t, mask
@@ -330,15 +344,16 @@ class ClassificationOutputLayer(OutputLayer):
     ) -> torch.Tensor:
         """(Weighted) cross-entropy −w_t ln Y_t per entry, masked mean."""
         c = lay.index("C")
-        p = y.gather(c, t.clamp(min=0).unsqueeze(c)).squeeze(c)  # (B,) (B, T) (B, H, W): Y at the true class
+        k = t if mask is None else t.clamp(min=0)  # without a mask there is no −1 label
+        p = y.gather(c, k.unsqueeze(c)).squeeze(c)  # (B,) (B, T) (B, H, W): Y at the true class
         entry = -torch.log(p.clamp(min=_eps(y)))
         if self.class_weights is not None:
-            entry = entry * self.class_weight_vector(y)[t.clamp(min=0)]
+            entry = entry * self.class_weight_vector(y)[k]
         if mask is not None:
             entry = entry * mask
         if self._recorder is not None:
             self._emit("true_class_probability", p, lay.replace("C", ""))
-        self._emit_labels(y, lay, t, mask)
+            self._emit_labels(y, lay, t, mask)
         return self._reduce(entry, mask, entry_signal, lay.replace("C", ""))
 
     def _classes_text(self, loss_name: str) -> str:
@@ -375,12 +390,15 @@ class RegressionOutputLayer(OutputLayer):
         self, y: torch.Tensor, lay: str, targets: Any, lengths: Any = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Targets as a float tensor shaped like ``y`` and the (B, T) real-step mask (or None)."""
-        expected = f"{self._target_text(tuple(y.shape), lay, '')} floating-point responses"
+
+        def expected() -> str:  # built only for an error message
+            return f"{self._target_text(tuple(y.shape), lay, '')} floating-point responses"
+
         t = targets if isinstance(targets, torch.Tensor) else torch.as_tensor(np.asarray(targets))
         if not t.is_floating_point():
-            raise self._target_fail(expected, t, "responses must be floating point; use targets.float()")
+            raise self._target_fail(expected(), t, "responses must be floating point; use targets.float()")
         if t.shape != y.shape:
-            raise self._target_fail(expected, t, "wrong shape")
+            raise self._target_fail(expected(), t, "wrong shape")
         return t.to(device=y.device, dtype=y.dtype), self._step_mask(y, lay, lengths)
 
     def _responses_text(self, loss_name: str) -> str:
@@ -698,8 +716,11 @@ class DicePixelClassification(ClassificationOutputLayer):
         lay = self._check_y(y)
         t, mask = self._check_targets(y, lay, targets, lengths)
         T = F.one_hot(t.clamp(min=0), self._num_classes).to(y.dtype).movedim(-1, 1)  # (B, K, H, W)
-        m = mask.unsqueeze(1).to(y.dtype)  # (B, 1, H, W)
-        Y, T = y * m, T * m
+        if mask is None:  # every pixel labelled
+            Y = y
+        else:
+            m = mask.unsqueeze(1).to(y.dtype)  # (B, 1, H, W)
+            Y, T = y * m, T * m
         px = tuple(range(2, y.ndim))
         area = T.sum(px)  # (B, K)
         w = torch.where(area > 0, 1.0 / area.clamp(min=1) ** 2, torch.zeros_like(area))
@@ -797,7 +818,8 @@ class FocalLoss(ClassificationOutputLayer):
         lay = self._check_y(y)
         t, mask = self._check_targets(y, lay, targets, lengths)
         c = lay.index("C")
-        p = y.gather(c, t.clamp(min=0).unsqueeze(c)).squeeze(c)  # probability of the true class
+        k = t if mask is None else t.clamp(min=0)  # without a mask there is no −1 label
+        p = y.gather(c, k.unsqueeze(c)).squeeze(c)  # probability of the true class
         ce = -torch.log(p.clamp(min=_eps(y)))
         mod = (1 - p).clamp(min=0) ** self.gamma
         entry = self.alpha * mod * ce

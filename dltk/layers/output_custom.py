@@ -83,7 +83,8 @@ class WeightedClassification(ClassificationOutputLayer):
         _, T = self.one_hot(y, targets)  # (B, K), like y
         W = self.class_weight_vector(y)  # (K,)
         per_obs = -(W * T * torch.log(y.clamp(min=torch.finfo(y.dtype).eps))).sum(1)  # (B,)
-        self._emit("class_weight_per_observation", (W * T).sum(1), "B")
+        if self._recorder is not None:
+            self._emit("class_weight_per_observation", (W * T).sum(1), "B")
         self._emit("loss", per_obs, "B")
         return per_obs.sum() / y.shape[0]
 

@@ -392,11 +392,24 @@ class MaxUnpooling2d(Layer):
         size = [int(s) for s in torch.as_tensor(size).reshape(-1).tolist()]
         if len(size) != 4 or size[:2] != list(x.shape[:2]):
             raise _input_error(self, f"'size' (B, C, H, W) with B, C = {tuple(x.shape[:2])}, got {size}")
+        if x.device.type != "cpu":  # a bad index is a device-side assert there: check first
+            self._check_indices(indices, size)
+        out = x.new_zeros(size[0], size[1], size[2] * size[3])  # in place: scatter() would copy the zeros
+        try:  # on the CPU scatter_ checks the bounds itself, at no extra cost
+            out.scatter_(2, indices.flatten(2), x.flatten(2))
+        except RuntimeError as err:
+            error = err
+        else:
+            return out.view(size)
+        self._check_indices(indices, size)  # the clear error (no torch trace) for an index outside the plane
+        raise error
+
+    def _check_indices(self, indices: torch.Tensor, size: list[int]) -> None:
         plane = size[2] * size[3]
-        if indices.numel() and (int(indices.min()) < 0 or int(indices.max()) >= plane):
-            raise _input_error(self, f"'indices' within the {size[2]}×{size[3]} plane (0 … {plane - 1})")
-        out = x.new_zeros(size[0], size[1], plane)
-        return out.scatter(2, indices.flatten(2), x.flatten(2)).view(size)
+        if indices.numel():
+            low, high = (int(v) for v in torch.aminmax(indices))  # one pass over the indices
+            if low < 0 or high >= plane:
+                raise _input_error(self, f"'indices' within the {size[2]}×{size[3]} plane (0 … {plane - 1})")
 
     def description(self) -> str:
         return "Max Unpooling"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -14,27 +13,39 @@ from .base import Layer
 __all__ = ["ROIMaxPooling2d"]
 
 
-def roi_bins(roi: torch.Tensor, height: int, width: int, out: tuple[int, int]) -> tuple[int, list, list]:
-    """Observation index and the [start, end) rows/columns of every bin of one ROI row.
+def bin_edges(start: torch.Tensor, length: torch.Tensor, n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """[start, end) of the ``n`` bins of every region along one axis, (R, n) int64 each.
 
-    The ROI ``[b, x, y, w, h]`` (b 0-based; x, y 1-based pixels; w, h pixels)
-    covers columns ``x … x+w−1`` and rows ``y … y+h−1`` (rounded to whole
-    pixels, at least one pixel). Bin ``i`` of ``n`` along an axis covering
-    ``L`` pixels from ``s`` spans ``[s + ⌊iL/n⌋, s + ⌈(i+1)L/n⌉)``, clipped to the
-    feature map; a bin can be empty (then its output is 0).
+    A region covering ``L`` pixels from ``s`` (0-based) is split into bins
+    ``[s + ⌊iL/n⌋, s + ⌈(i+1)L/n⌉)``, clipped to ``0 … size``; a bin can be empty.
     """
-    b, x, y, w, h = (float(v) for v in roi.tolist())
-    col0, row0 = round(x) - 1, round(y) - 1
-    cols, rows = max(round(w), 1), max(round(h), 1)
+    i = torch.arange(n, device=start.device)
+    lo = start[:, None] + torch.div(i * length[:, None], n, rounding_mode="floor")
+    hi = start[:, None] + torch.div((i + 1) * length[:, None] + (n - 1), n, rounding_mode="floor")
+    return lo.clamp(0, size), hi.clamp(0, size)
 
-    def edges(start: int, length: int, n: int, size: int) -> list[tuple[int, int]]:
-        def clip(v: int) -> int:
-            return min(max(v, 0), size)
 
-        lo = [clip(start + math.floor(i * length / n)) for i in range(n)]
-        return [(a, clip(start + math.ceil((i + 1) * length / n))) for i, a in enumerate(lo)]
+def _bin_max(v: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, axis: int) -> torch.Tensor:
+    """Max of ``v`` (R, …) along ``axis`` over each region's bins ``[lo, hi)`` (R, n).
 
-    return round(b), edges(row0, rows, out[0], height), edges(col0, cols, out[1], width)
+    Returns ``v`` with ``axis`` replaced by the n bins (−inf for empty bins).
+    Every bin reads the slots ``lo … lo+K−1`` (K the longest bin) through one
+    gather; slots past ``hi`` are −inf, so each bin's maximum, and the way
+    its gradient is shared between tied elements, is that of the bin alone.
+    """
+    R, n = lo.shape
+    K = max(int((hi - lo).max()), 1) if R else 1
+    slots = lo[:, :, None] + torch.arange(K, device=lo.device)  # (R, n, K)
+    valid = slots < hi[:, :, None]
+    shape = [R] + [1] * (v.ndim - 1)
+    shape[axis] = n * K
+    index = slots.clamp(max=v.shape[axis] - 1).reshape(shape)
+    size = list(v.shape)
+    size[axis] = n * K
+    picked = v.gather(axis, index.expand(size)).unflatten(axis, (n, K))
+    shape.insert(axis + 1, 1)
+    shape[axis], shape[axis + 1] = n, K
+    return torch.where(valid.reshape(shape), picked, -torch.inf).amax(axis + 1)
 
 
 class ROIMaxPooling2d(Layer):
@@ -114,28 +125,26 @@ class ROIMaxPooling2d(Layer):
             raise LayerInputError(f"{self.matlab_name} '{self.label}': expected finite 'roi' rows, got NaN or Inf.")
         B, C, H, W = x.shape
         oh, ow = self.output_size
-        outs, boxes = [], []
-        for r in range(roi.shape[0]):
-            b, rows, cols = roi_bins(roi[r], H, W, self.output_size)
-            if not 0 <= b < B:
-                raise LayerInputError(
-                    f"{self.matlab_name} '{self.label}': expected batch indices 0 … {B - 1} in 'roi' "
-                    f"(0-based, column 1), got {b} in row {r}."
-                )
-            boxes.append([rows[0][0], cols[0][0], rows[-1][1], cols[-1][1]])
-            ar = torch.arange(H, device=x.device)
-            ac = torch.arange(W, device=x.device)
-            in_row = torch.stack([(ar >= s) & (ar < e) for s, e in rows])  # (oh, H)
-            in_col = torch.stack([(ac >= s) & (ac < e) for s, e in cols])  # (ow, W)
-            # max is separable over rectangles: first over the rows of each row bin, then columns
-            t = torch.where(in_row[None, :, :, None], x[b, :, None], -torch.inf).amax(2)  # (C, oh, W)
-            t = torch.where(in_col[None, None], t[:, :, None], -torch.inf).amax(-1)  # (C, oh, ow)
-            outs.append(torch.where(torch.isinf(t) & (t < 0), torch.zeros_like(t), t))
+        r = roi.round().long()  # round half to even, as Python's round()
+        b = r[:, 0]
+        bad = (b < 0) | (b >= B)
+        if bool(bad.any()):
+            k = int(bad.nonzero()[0, 0])
+            raise LayerInputError(
+                f"{self.matlab_name} '{self.label}': expected batch indices 0 … {B - 1} in 'roi' "
+                f"(0-based, column 1), got {int(b[k])} in row {k}."
+            )
+        rows = bin_edges(r[:, 2] - 1, r[:, 4].clamp(min=1), oh, H)  # (R, oh) [start, end)
+        cols = bin_edges(r[:, 1] - 1, r[:, 3].clamp(min=1), ow, W)  # (R, ow)
         if self._recorder is not None:
-            self._emit("boxes", torch.tensor(boxes, dtype=torch.int64, device=x.device).reshape(-1, 4), None)
-        if not outs:
+            boxes = torch.stack([rows[0][:, 0], cols[0][:, 0], rows[1][:, -1], cols[1][:, -1]], 1)
+            self._emit("boxes", boxes.reshape(-1, 4), None)
+        if roi.shape[0] == 0:
             return x.new_zeros(0, C, oh, ow)
-        return torch.stack(outs)
+        # max is separable over rectangles: first over the rows of each row bin, then the columns
+        t = _bin_max(x.index_select(0, b), *rows, axis=2)  # (R, C, oh, W)
+        t = _bin_max(t, *cols, axis=3)  # (R, C, oh, ow)
+        return torch.where(torch.isinf(t) & (t < 0), torch.zeros_like(t), t)
 
     def description(self) -> str:
         return f"ROI max pooling with output size {self.output_size[0]}×{self.output_size[1]}"

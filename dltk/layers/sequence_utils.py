@@ -70,7 +70,7 @@ class SequenceFolding(Layer):
         lay = self._check_input(x, ("BTCHW", "BTC"))
         y = x.flatten(0, 1)  # (B·T, C, …)
         self._emit("folded", y, _FOLD[lay])
-        return y, torch.tensor(x.shape[0], dtype=torch.int64, device=x.device)
+        return y, torch.scalar_tensor(x.shape[0], dtype=torch.int64, device=x.device)
 
     def description(self) -> str:
         return "Sequence folding"
@@ -121,7 +121,8 @@ class SequenceUnfolding(Layer):
     def forward(self, x: torch.Tensor, mini_batch_size: Any) -> torch.Tensor:
         lay = self._check_input(x, ("BCHW", "BC"))
         try:
-            b = int(torch.as_tensor(mini_batch_size).reshape(()))
+            m = mini_batch_size
+            b = int(m) if isinstance(m, (int, torch.Tensor)) else int(torch.as_tensor(m).reshape(()))
         except (RuntimeError, TypeError, ValueError):
             raise self._fail(
                 "a miniBatchSize input holding one integer (the folding layer's miniBatchSize output)",
@@ -312,6 +313,10 @@ class WordEmbedding(Layer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x, ("BTC", "BC"), {"C": 1})
         k = x.squeeze(-1)  # (B, T) or (B,)
+        if self._recorder is None:  # plain path: whole indices within the vocabulary need no mapping
+            low, high = (float(v) for v in torch.aminmax(k.detach()))  # NaN fails both tests
+            if low >= 1 and high <= self.num_words and not bool(k.frac().any()):
+                return F.embedding(k.long() - 1, self.weight)
         if not bool((k == k.round()).all()):
             bad = k[k != k.round()][0].item()
             raise self._fail("whole-number word indices", x, f"found {bad!r}")
