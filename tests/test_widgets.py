@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
@@ -147,7 +148,8 @@ def test_explorer_layer_switch_shows_that_layers_signals():
     w.layer.value = "lstm_2"
     assert w.signals_view.layer == "lstm_2" and w.graph.selected == "lstm_2"
     np.testing.assert_array_equal(w.signals_view.data["output"], rec["lstm_2"]["output"][0].double().numpy())
-    assert w.signals_box.children == (w.signals_fig_view.widget,)
+    shown = [c for c in w.signals_box.children if c.layout.display != "none"]
+    assert shown == [w.signals_fig_view.widget]  # cached views stay children, hidden
     w.observation.value = 2
     np.testing.assert_array_equal(w.signals_view.data["output"], rec["lstm_2"]["output"][2].double().numpy())
     w.layer.value = "fc"
@@ -175,6 +177,7 @@ def test_explorer_cache_is_bounded():
     for name in net.layer_names:
         w.layer.value = name
     assert len(w._cache) == 2 and len(w.views) == 3  # graph + two cached layer views
+    assert list(w.signals_box.children) == [fv.widget for _, fv in w._cache.values()]
     w.close()
 
 
@@ -310,3 +313,71 @@ def test_png_bytes_decode_to_the_canvas_pixels():
     rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3]
     decoded = np.asarray(Image.open(io.BytesIO(png_bytes(rgb))).convert("RGB"))
     assert np.array_equal(decoded, rgb)
+
+
+# ------------------------------------------------------------------ readouts (what the browser tests read as text)
+def _cells(readout_html: str, attr: str) -> list[tuple[str, str]]:
+    import re
+
+    return re.findall(rf"<td {attr}='([^']+)'>([^<]*)</td>", readout_html)
+
+
+def test_stepper_readout_shows_recorded_values_at_the_chosen_step():
+    net = _net()
+    X = torch.randn(3, 10, 3)
+    w = LSTMStepper(net, X, units=(1, 4), interactive=False)
+    rec = dltk.record(net, X)
+    assert "data-t='0'" in w.readout.value and "dltk-readout" in w.readout._dom_classes
+    w.time.value = 3
+    w.observation.value = 2
+    v = w.readout.value
+    assert "data-t='3'" in v and "data-observation='2'" in v and "time step t = 3" in v
+    cells = _cells(v, "data-signal")
+    assert len(cells) == 2 * 6
+    for k, (sig, text) in enumerate(cells):
+        unit = (1, 4)[k // 6]
+        assert text == f"{float(rec['lstm'][sig][2, 3, unit]):.4f}", (sig, unit)
+    w.units.value = (0,)
+    assert len(_cells(w.readout.value, "data-signal")) == 6
+    w.close()
+
+
+def test_explorer_readout_follows_the_chosen_layer_and_observation():
+    net = _net()
+    X = torch.randn(3, 7, 3)
+    w = NetworkExplorer(net, X, interactive=False)
+    w.layer.value = "fc"
+    w.observation.value = 1
+    v = w.readout.value
+    assert "data-layer='fc'" in v and "data-observation='1'" in v
+    out = w.rec["fc"]["output"][1].double().numpy()
+    stats = dict(_cells(v.split("data-signal='output'")[1].split("</tr>")[0], "data-stat"))
+    assert stats == {"mean": f"{out.mean():.4f}", "min": f"{out.min():.4f}", "max": f"{out.max():.4f}"}
+    import re
+
+    assert re.findall(r"<tr data-signal='([^']+)'>", v) == list(w.signals_view.names)
+    w.close()
+
+
+def test_ipympl_view_sends_no_frame_before_the_browser_view_and_one_full_frame_per_refresh():
+    pytest.importorskip("ipympl")
+    from dltk.viz._style import new_figure
+    from dltk.widgets import FigureView
+
+    fig = new_figure((3, 2))
+    (line,) = fig.add_subplot().plot([1, 2])
+    view = FigureView(fig, interactive=True)
+    canvas, sent = view.widget, []
+    canvas.send = lambda content, buffers=None: sent.append((json.loads(content["data"])["type"], buffers))
+    line.set_ydata([2, 1])
+    view.refresh(full=True)
+    assert "binary" not in [t for t, _ in sent]  # no view yet: a frame now would leave it blank
+    for msg in ("refresh", "send_image_mode", "initialized", "draw"):  # what the browser view sends
+        canvas._handle_message(canvas, {"type": msg}, [])
+    assert [t for t, _ in sent].count("binary") == 1
+    sent.clear()
+    line.set_ydata([1, 1])
+    view.refresh(full=True)
+    assert [t for t, _ in sent if t == "binary"] == ["binary"]  # exactly one frame ...
+    assert canvas._image_mode == "full"  # ... and a full one (a dropped diff frame would corrupt the next)
+    view.close()

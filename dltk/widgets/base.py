@@ -29,6 +29,7 @@ import ipywidgets as W
 import matplotlib
 import numpy as np
 from matplotlib.artist import Artist
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 __all__ = ["FigureView", "DltkWidget", "debounce", "png_bytes", "use_ipympl"]
@@ -93,10 +94,14 @@ class FigureView:
     def _on_draw(self, event: Any) -> None:  # ipympl redraws (resize, zoom): keep the animated artists
         if self._in_refresh:
             return
-        self._background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
+        canvas = self.fig.canvas
+        self._background = canvas.copy_from_bbox(self.fig.bbox)
         with matplotlib.rc_context(self.rc):
             self._draw_animated()
-        self.fig.canvas.blit(self.fig.bbox)  # send the frame with the animated artists
+        # savefig (ipympl's PNG for the notebook file) draws with canvas.manager unset: nothing to send then
+        if canvas.manager is not None and self._front_end_ready():
+            canvas._force_full = True
+            canvas.blit(self.fig.bbox)  # send the frame with the animated artists
 
     _in_refresh = False
 
@@ -122,7 +127,9 @@ class FigureView:
         finally:
             self._in_refresh = False
         if self.interactive:
-            canvas.blit(self.fig.bbox)
+            if self._front_end_ready():
+                canvas._force_full = True  # see _front_end_ready
+                canvas.blit(self.fig.bbox)
         elif self.publish:
             self.widget.value = self.png()
             self.png_updates += 1
@@ -130,11 +137,29 @@ class FigureView:
     def _render(self, full: bool) -> None:
         canvas = self.fig.canvas
         if full or self._background is None:
-            canvas.draw()
+            if self.interactive:
+                FigureCanvasAgg.draw(canvas)  # render only: refresh() sends one frame (see _front_end_ready)
+            else:
+                canvas.draw()
             self._background = canvas.copy_from_bbox(self.fig.bbox)
         else:
             canvas.restore_region(self._background)
         self._draw_animated()
+
+    def _front_end_ready(self) -> bool:
+        """ipympl only: True once the browser view has initialized the canvas.
+
+        A frame sent before that (``draw``/``blit`` push one) leaves the view
+        blank: JupyterLab shows a 0×0 canvas and logs "Error setting state:
+        ... drawImage ... 'broken' state" (found by ``tests/browser``). Until
+        then the figure is only rendered; the view asks for its first frame
+        itself and gets a full one (animated artists included, see ``_on_draw``).
+        Each refresh then sends exactly one *full* frame: the browser loads
+        frames into one image element, so of two frames sent back to back
+        the first is dropped — a lost frame, or with ipympl's diff frames a
+        wrong picture.
+        """
+        return not getattr(self.fig.canvas, "syncing_data_url", False)
 
     def png(self) -> bytes:
         """The canvas as it stands, as PNG bytes (see :func:`png_bytes`)."""

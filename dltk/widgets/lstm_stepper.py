@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import ipywidgets as W
@@ -38,7 +39,10 @@ class LSTMStepper(DltkWidget):
 
     Attributes:
         rec, layer, diagram, heatmaps, controls: ``time``, ``play``,
-        ``observation``, ``units``; ``views`` (the two figure views).
+        ``observation``, ``units``; ``views`` (the two figure views);
+        ``readout`` (``HTML``, CSS class ``dltk-readout``: a table of the
+        values shown, one row per unit, ``data-signal`` on each cell, four
+        decimals — what a student, or a browser test, can read as text).
 
     Example:
         >>> w = dltk.widgets.LSTMStepper(layers, X)
@@ -78,12 +82,15 @@ class LSTMStepper(DltkWidget):
         )
         self.cell_view = self._view(d.fig, self._cell_artists())
         self.heat_view = self._view(self.heatmaps.fig, self._heat_artists())
+        self.readout = self._w(W.HTML())
+        self.readout.add_class("dltk-readout")
+        self._show_readout()
         self.time.observe(self._guard(self._on_time), names="value")
         self.observation.observe(self._guard(self._on_observation), names="value")
         self.units.observe(self._guard(self._on_units), names="value")
         controls = W.HBox([self.play, self.time, self.observation, self.units])
         self.box = self._w(
-            W.VBox([controls, self.status, self.error_area, self.cell_view.widget, self.heat_view.widget])
+            W.VBox([controls, self.status, self.error_area, self.readout, self.cell_view.widget, self.heat_view.widget])
         )
 
     def _cell_artists(self) -> list[Any]:
@@ -101,6 +108,33 @@ class LSTMStepper(DltkWidget):
         self.heatmaps.set_time(t)
         self.cell_view.refresh()
         self.heat_view.refresh()
+        self._show_readout()
+
+    #: (diagram value key, recorded signal) in the readout's column order
+    READOUT = (
+        ("i", "input_gate"),
+        ("f", "forget_gate"),
+        ("g", "cell_candidate"),
+        ("o", "output_gate"),
+        ("c", "cell_state"),
+        ("h", "hidden_state"),
+    )
+
+    def _show_readout(self) -> None:
+        d = self.diagram
+        head = "".join(f"<th>{k}<sub>t</sub></th>" for k, _ in self.READOUT)
+        rows = "".join(
+            f"<tr data-unit='{u}'><td>{u}</td>"
+            + "".join(f"<td data-signal='{sig}'>{float(d.values[k][j]):.4f}</td>" for k, sig in self.READOUT)
+            + "</tr>"
+            for j, u in enumerate(d.units)
+        )
+        self.readout.value = (
+            f"<div data-t='{d.t}' data-observation='{d.observation}'>"
+            f"<b>{html.escape(self.layer)}</b>, observation {d.observation}, time step t = {d.t}"
+            f" (MATLAB {d.t + 1} of {d.T})"
+            f"<table><tr><th>unit</th>{head}</tr>{rows}</table></div>"
+        )
 
     def _on_observation(self, change: dict[str, Any]) -> None:
         b = int(change["new"])
@@ -108,6 +142,7 @@ class LSTMStepper(DltkWidget):
         self.heatmaps.set_observation(b)
         self.cell_view.refresh(full=True)
         self.heat_view.refresh(full=True)
+        self._show_readout()
 
     def _on_units(self, change: dict[str, Any]) -> None:
         units = tuple(change["new"])
@@ -117,6 +152,7 @@ class LSTMStepper(DltkWidget):
         self.heatmaps.set_units(units)
         self.cell_view.set_animated(self._cell_artists())
         self.heat_view.refresh(full=True)
+        self._show_readout()
 
     def close(self) -> None:
         self._link.close()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import html
 from collections import OrderedDict
 from typing import Any
 
 import ipywidgets as W
+import numpy as np
 
 from ..introspect import Recording, record
+from ..viz import _style as S
 from ..viz.families import SignalsView
 from ..viz.network_graph import NetworkGraph, _as_network
 from .base import DltkWidget, FigureView
@@ -36,7 +39,10 @@ class NetworkExplorer(DltkWidget):
     Attributes:
         net, rec, graph (:class:`dltk.viz.NetworkGraph`), signals_view (the
         current :class:`dltk.viz.SignalsView`), controls ``layer``,
-        ``observation``; ``graph_view``, ``signals_fig_view``.
+        ``observation``; ``graph_view``, ``signals_fig_view``; ``readout``
+        (``HTML``, CSS class ``dltk-readout``: the layer shown and, per signal
+        drawn, its shape and the mean/min/max of the observation, four
+        decimals — readable as text by a student or a browser test).
 
     Example:
         >>> w = dltk.widgets.NetworkExplorer(net, X)
@@ -71,13 +77,24 @@ class NetworkExplorer(DltkWidget):
         self.graph.select(first)
         self.graph_view.refresh()
         self.signals_box = self._w(W.Box([self.signals_fig_view.widget]))
+        self.readout = self._w(W.HTML())
+        self.readout.add_class("dltk-readout")
+        self._show_readout()
         self.layer.observe(self._guard(self._on_layer), names="value")
         self.observation.observe(self._guard(self._on_observation), names="value")
         # clicks arrive under ipympl; the Agg canvas accepts the same events (tests, custom front ends)
         self.graph.fig.canvas.mpl_connect("button_press_event", self._guard(self._on_click))
         controls = W.HBox([self.layer, self.observation])
         self.box = self._w(
-            W.VBox([controls, self.status, self.error_area, W.HBox([self.graph_view.widget, self.signals_box])])
+            W.VBox(
+                [
+                    controls,
+                    self.status,
+                    self.error_area,
+                    self.readout,
+                    W.HBox([self.graph_view.widget, self.signals_box]),
+                ]
+            )
         )
 
     def _layer_view(self, name: str) -> tuple[SignalsView, FigureView]:
@@ -93,6 +110,9 @@ class NetworkExplorer(DltkWidget):
         self._cache[name] = (sv, fv)
         if len(self._cache) > self._cache_size:
             _, (_, old) = self._cache.popitem(last=False)
+            old.widget.layout.display = "none"  # see show_layer: hide its view before it leaves the box
+            if hasattr(self, "signals_box"):
+                self.signals_box.children = tuple(c for c in self.signals_box.children if c is not old.widget)
             old.close()
             self.views.remove(old)
         return sv, fv
@@ -100,9 +120,37 @@ class NetworkExplorer(DltkWidget):
     def show_layer(self, name: str) -> None:
         """Show ``name``'s signals (what choosing it in the dropdown does)."""
         self.signals_view, self.signals_fig_view = self._layer_view(name)
-        self.signals_box.children = [self.signals_fig_view.widget]
+        # every cached view stays a child and only the chosen one is displayed: ipympl's canvas view
+        # does not leave the page when removed from a box (ipympl 0.10), so swapping children would
+        # pile the figures up side by side in the browser (found by tests/browser)
+        current = self.signals_fig_view.widget
+        for _, fv in self._cache.values():
+            fv.widget.layout.display = None if fv.widget is current else "none"
+        kids = tuple(self.signals_box.children)
+        self.signals_box.children = kids + ((current,) if current not in kids else ())
         self.graph.select(name)
         self.graph_view.refresh()
+        self._show_readout()
+
+    def _show_readout(self) -> None:
+        sv = self.signals_view
+        rows = []
+        for s in sv.names:
+            v = sv.values[s]
+            a = np.asarray(S.to_numpy(v[sv.observation] if v.ndim and v.shape[0] == sv.B else v), dtype=float)
+            fin = a[np.isfinite(a)]
+            stats = "".join(
+                f"<td data-stat='{k}'>{float(f(fin)):.4f}</td>" if fin.size else f"<td data-stat='{k}'>–</td>"
+                for k, f in (("mean", np.mean), ("min", np.min), ("max", np.max))
+            )
+            shape = html.escape(str(tuple(v.shape)))
+            rows.append(f"<tr data-signal='{html.escape(s)}'><td>{html.escape(s)}</td><td>{shape}</td>{stats}</tr>")
+        self.readout.value = (
+            f"<div data-layer='{html.escape(sv.layer)}' data-observation='{sv.observation}'>"
+            f"<b>layer '{html.escape(sv.layer)}'</b>, observation {sv.observation}"
+            "<table><tr><th>signal</th><th>shape</th><th>mean</th><th>min</th><th>max</th></tr>"
+            f"{''.join(rows)}</table></div>"
+        )
 
     def _on_layer(self, change: dict[str, Any]) -> None:
         self.show_layer(change["new"])
@@ -110,6 +158,7 @@ class NetworkExplorer(DltkWidget):
     def _on_observation(self, change: dict[str, Any]) -> None:
         self.signals_view.set_observation(int(change["new"]))
         self.signals_fig_view.refresh(full=True)
+        self._show_readout()
 
     def _on_click(self, event: Any) -> None:
         name = self.graph.layer_at(event)

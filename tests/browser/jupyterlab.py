@@ -20,9 +20,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 TOKEN = "dltk-browser-tests"
 CHROMIUM = os.environ.get("DLTK_CHROMIUM", "/usr/bin/chromium")
@@ -76,8 +76,18 @@ class LabServer:
 
 
 @contextmanager
-def lab_server(content: Path, env_extra: dict[str, str] | None = None, timeout: float = 120) -> Iterator[LabServer]:
-    """Start JupyterLab serving a copy of ``content``; always stop it afterwards."""
+def lab_server(
+    content: Path,
+    env_extra: dict[str, str] | None = None,
+    timeout: float = 120,
+    disabled_extensions: tuple[str, ...] = (),
+) -> Iterator[LabServer]:
+    """Start JupyterLab serving a copy of ``content``; always stop it afterwards.
+
+    ``disabled_extensions`` are turned off in the isolated config folder's
+    ``labconfig/page_config.json`` (what ``jupyter labextension disable``
+    writes), e.g. ``@jupyter-widgets/jupyterlab-manager`` to break widgets on purpose.
+    """
     tmp = Path(tempfile.mkdtemp(prefix="dltk-lab-"))
     root = tmp / "root"
     shutil.copytree(content, root / content.name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
@@ -86,6 +96,11 @@ def lab_server(content: Path, env_extra: dict[str, str] | None = None, timeout: 
         p = settings / name
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(json.dumps(value))
+    if disabled_extensions:
+        labconfig = tmp / "config" / "labconfig"
+        labconfig.mkdir(parents=True)
+        page_config = {"disabledExtensions": {name: True for name in disabled_extensions}}
+        (labconfig / "page_config.json").write_text(json.dumps(page_config))
     env = dict(os.environ)
     env.update(
         JUPYTERLAB_SETTINGS_DIR=str(settings),
@@ -99,10 +114,19 @@ def lab_server(content: Path, env_extra: dict[str, str] | None = None, timeout: 
     port = free_port()
     log = tmp / "server.log"
     cmd = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
-        "--LabApp.expose_app_in_browser=True", "--allow-root", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
-        "jupyterlab.NeverCheckForUpdate",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={TOKEN}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.expose_app_in_browser=True",
+        "--allow-root",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -147,7 +171,7 @@ def open_notebook(page, server: LabServer, path: str, timeout_ms: int = 120_000)
 
 
 def run_all(page, timeout_ms: int = 600_000) -> None:
-    """Run every cell and wait until every code cell has executed and the kernel is idle."""
+    """Run every cell; wait until each code cell has run (or one failed) and the kernel is idle."""
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
     page.wait_for_function(
         """() => {
@@ -156,10 +180,10 @@ def run_all(page, timeout_ms: int = 600_000) -> None:
             const k = w.sessionContext.session && w.sessionContext.session.kernel;
             if (!k || k.status !== 'idle') return false;
             const cells = w.content.widgets.filter(c => c.model.type === 'code');
-            const failed = cells.some(c => c.model.outputs && [...Array(c.model.outputs.length).keys()]
-                .some(i => c.model.outputs.get(i).type === 'error'));
-            if (failed) return true;  // run-all stops at the first error
-            return cells.every(c => c.model.executionCount !== null && !c.node.querySelector('.jp-InputPrompt')?.textContent.includes('[*]'));
+            const outs = c => [...Array(c.model.outputs.length).keys()].map(i => c.model.outputs.get(i));
+            if (cells.some(c => outs(c).some(o => o.type === 'error'))) return true;  // run-all stops there
+            const running = c => (c.node.querySelector('.jp-InputPrompt')?.textContent || '').includes('[*]');
+            return cells.every(c => c.model.executionCount !== null && !running(c));
         }""",
         timeout=timeout_ms,
         polling=500,
@@ -167,54 +191,128 @@ def run_all(page, timeout_ms: int = 600_000) -> None:
 
 
 def wait_idle(page, timeout_ms: int = 60_000) -> None:
-    page.wait_for_function(
-        "() => { const w = window.jupyterapp.shell.currentWidget;"
-        " const k = w && w.sessionContext.session && w.sessionContext.session.kernel;"
-        " return k && k.status === 'idle'; }",
-        timeout=timeout_ms,
-        polling=200,
-    )
+    """Wait until the notebook's kernel is idle (twice, 300 ms apart: comm messages come in bursts)."""
+    for _ in range(2):
+        page.wait_for_function(
+            "() => { const w = window.jupyterapp.shell.currentWidget;"
+            " const k = w && w.sessionContext.session && w.sessionContext.session.kernel;"
+            " return k && k.status === 'idle'; }",
+            timeout=timeout_ms,
+            polling=100,
+        )
+        page.wait_for_timeout(300)
+
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+BROKEN_WIDGET = (
+    "Error displaying widget|Failed to display Jupyter Widget|Could not create a model|"
+    "is not registered|model not found|Loading widget"
+)
 
 
 def problems(page) -> list[str]:
-    """Errors visible in the notebook: tracebacks, stderr errors, broken widgets."""
+    """Errors visible in the notebook: error outputs, tracebacks, broken widgets, dltk widget errors."""
     return page.evaluate(
-        """() => {
+        """(broken) => {
             const out = [];
+            const w = window.jupyterapp.shell.currentWidget;
+            (w && w.content ? w.content.widgets : []).forEach((c, n) => {
+              if (c.model.type !== 'code') return;
+              for (let i = 0; i < c.model.outputs.length; i++) {
+                const o = c.model.outputs.get(i).toJSON();
+                if (o.output_type === 'error') out.push(`cell ${n + 1}: ${o.ename}: ${o.evalue}`.slice(0, 500));
+              }
+            });
+            const re = new RegExp(broken);
             document.querySelectorAll('.jp-OutputArea-output').forEach(e => {
               const mime = e.dataset.mimeType || '';
               const text = e.textContent || '';
               if (mime === 'application/vnd.jupyter.stderr' && /Error|Traceback|Exception/.test(text))
                 out.push('error: ' + text.slice(0, 500));
-              if (/Error displaying widget|Failed to display Jupyter Widget|Could not create a model|is not registered|model not found/.test(text))
-                out.push('widget: ' + text.slice(0, 300));
-              if (mime === 'text/plain' && /^(HBox|VBox|IntSlider|Output|Tab|Button|Canvas)\\(/.test(text.trim()))
+              if (re.test(text)) out.push('widget: ' + text.slice(0, 300));
+              const asText = /^(HBox|VBox|IntSlider|Output|Tab|Button|Canvas|Image|HTML|Dropdown)\\(/;
+              if (mime === 'text/plain' && asText.test(text.trim()))
                 out.push('widget rendered as text: ' + text.slice(0, 200));
             });
             document.querySelectorAll('.dltk-widget-error').forEach(e => {
               if (e.textContent.trim()) out.push('dltk widget error: ' + e.textContent.slice(0, 300));
             });
             return [...new Set(out)];
-        }"""
+        }""",
+        BROKEN_WIDGET,
     )
 
 
-def widget_views(page) -> dict[str, int]:
-    """Widget outputs in the notebook, and how many rendered with a visible size."""
+def widget_views(page) -> dict[str, object]:
+    """Widget outputs of the notebook (from its model) and how many rendered with a visible size
+    (and, for ipympl figures, sized canvases).
+
+    ``declared`` counts outputs carrying the widget-view MIME type, so a widget
+    that the front end could not render at all (no manager: only its text/plain
+    fallback shows) still counts as declared and not rendered.
+    """
     return page.evaluate(
-        """() => {
+        """([mime, broken]) => {
             let declared = 0, rendered = 0;
-            document.querySelectorAll('.jp-OutputArea-output').forEach(e => {
-              const w = e.querySelector(':scope > .jupyter-widgets, :scope > .lm-Widget.jupyter-widgets');
-              const text = e.textContent || '';
-              if (!w && !/Error displaying widget|Loading widget/.test(text)) return;
-              declared++;
-              const r = (w || e).getBoundingClientRect();
-              if (w && r.height > 4 && r.width > 4) rendered++;
+            const missing = [];
+            const re = new RegExp(broken);
+            const w = window.jupyterapp.shell.currentWidget;
+            w.content.widgets.forEach((c, n) => {
+              if (c.model.type !== 'code') return;
+              for (let i = 0; i < c.model.outputs.length; i++) {
+                const data = c.model.outputs.get(i).data || {};
+                if (!data[mime]) continue;
+                declared++;
+                const node = c.outputArea.widgets[i] && c.outputArea.widgets[i].node;
+                // the view's root element (ipympl's is .jupyter-matplotlib, not .jupyter-widgets)
+                const view = node && node.querySelector('.jp-OutputArea-output > .lm-Widget');
+                const r = view && view.getBoundingClientRect();
+                // every ipympl canvas inside must have been sized by its figure (0x0: the view is broken)
+                const blank = view && [...view.querySelectorAll('.jupyter-matplotlib-canvas-div canvas')]
+                  .some(cv => !cv.width || !cv.height);
+                if (view && r.width > 4 && r.height > 4 && !blank && !re.test(node.textContent || '')) rendered++;
+                else missing.push(`cell ${n + 1} output ${i + 1}: ${(node ? node.textContent : '').slice(0, 120)}`);
+              }
             });
-            return {declared, rendered};
-        }"""
+            return {declared, rendered, missing};
+        }""",
+        [WIDGET_MIME, BROKEN_WIDGET],
     )
+
+
+def figures_drawn(page, selector: str = ".dltk-main", timeout_ms: int = 60_000) -> None:
+    """Wait until every ipympl figure under ``selector`` has a canvas with drawn (opaque) pixels."""
+    page.wait_for_function(
+        """(sel) => {
+            const root = document.querySelector(sel);
+            if (!root) return false;
+            const figs = [...root.querySelectorAll('.jupyter-matplotlib-figure')];
+            return figs.every(f => [...f.querySelectorAll('canvas')].some(cv => {
+              if (!cv.width || !cv.height) return false;
+              const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
+              for (let i = 3; i < d.length; i += 4 * 97) if (d[i] > 0) return true;
+              return false;
+            }));
+        }""",
+        arg=selector,
+        timeout=timeout_ms,
+        polling=250,
+    )
+
+
+def stable_screenshot(locator, path: str, timeout_s: float = 20.0, interval_ms: int = 300) -> bytes:
+    """Screenshot ``locator`` once two consecutive shots are identical (the canvas settled)."""
+    page = locator.page
+    shot = locator.screenshot(animations="disabled")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(interval_ms)
+        again = locator.screenshot(animations="disabled")
+        if again == shot:
+            break
+        shot = again
+    Path(path).write_bytes(shot)
+    return shot
 
 
 def kernel_eval(page, code: str, timeout_ms: int = 60_000) -> str:
@@ -228,8 +326,48 @@ def kernel_eval(page, code: str, timeout_ms: int = 60_000) -> str:
               if (msg.header.msg_type === 'stream') out += msg.content.text;
               if (msg.header.msg_type === 'error') out += 'ERROR: ' + msg.content.ename + ': ' + msg.content.evalue;
             };
-            await Promise.race([fut.done, new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), timeout))]);
+            const late = new Promise((_, rej) => setTimeout(() => rej(new Error('kernel_eval timeout')), timeout));
+            await Promise.race([fut.done, late]);
             return out;
         }""",
         [code, timeout_ms],
     )
+
+
+def shutdown_kernels(server: LabServer) -> None:
+    """Stop every kernel of ``server`` (REST API), so finished lessons free their memory."""
+    try:
+        with urllib.request.urlopen(f"{server.base}/api/kernels?token={TOKEN}", timeout=5) as r:
+            kernels = json.loads(r.read())
+        for k in kernels:
+            req = urllib.request.Request(f"{server.base}/api/kernels/{k['id']}?token={TOKEN}", method="DELETE")
+            urllib.request.urlopen(req, timeout=10).close()
+    except OSError:
+        pass
+
+
+def cpu_seconds() -> dict[int, float]:
+    """CPU seconds (user + system) of this process and all its descendants (server, kernels, browser).
+
+    Uses psutil (installed with ipykernel); empty when it is missing.
+    """
+    try:
+        import psutil
+    except ImportError:
+        return {}
+
+    me = psutil.Process()
+    out = {}
+    for p in [me, *me.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            out[p.pid] = t.user + t.system
+        except psutil.Error:
+            pass
+    return out
+
+
+def cpu_since(before: dict[int, float]) -> float:
+    """CPU seconds spent by this process tree since ``before`` (a :func:`cpu_seconds` snapshot)."""
+    now = cpu_seconds()
+    return sum(t - before.get(pid, 0.0) for pid, t in now.items())
