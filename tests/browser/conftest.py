@@ -50,7 +50,10 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-@pytest.fixture(scope="session")
+# Package scope: the browser and the server stop as soon as the browser tests end, so Playwright's
+# event loop does not outlive them (a running loop would change the behaviour of later tests,
+# e.g. debounced widget callbacks).
+@pytest.fixture(scope="package")
 def chromium():
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"Chromium not found at {CHROMIUM}; `make test` installs it with apt (package chromium).")
@@ -64,7 +67,7 @@ def chromium():
             browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab():
     with lab_server(ROOT / "lessons") as server:
         yield server
