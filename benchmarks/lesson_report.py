@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     paths = [p for p in lesson_paths() if not args.lessons or p.name in args.lessons or p.stem in args.lessons]
     modes = [True] if args.fast else [True, False]
-    print(f"| lesson | {' | '.join(('fast s | fast MB' if m else 'full s | full MB') for m in modes)} | within targets |")
+    print(
+        f"| lesson | {' | '.join(('fast s | fast MB' if m else 'full s | full MB') for m in modes)} | within targets |"
+    )
     print("|---|" + "---|---|" * len(modes) + "---|")
     ok_all = True
     for p in paths:

@@ -18,8 +18,9 @@ and the Pythonic classes in :mod:`dltk.layers` (``dltk.layers.LSTM(100, output_m
 
 from __future__ import annotations
 
-from . import layers
+from . import check, layers
 from ._config import config
+from .env import env_report
 from .errors import (
     DataError,
     DltkError,
@@ -29,8 +30,6 @@ from .errors import (
     OptionError,
     RecordingBudgetError,
 )
-from . import check
-from .env import env_report
 from .introspect import Recording, record
 from .matlab import *  # noqa: F403  (every MATLAB layer constructor)
 from .matlab import __all__ as _matlab_all
@@ -54,9 +53,8 @@ __all__ = [
     *_matlab_all,
 ]
 
-# Subsystems that build on the layers register their public names here as
-# they land (network, training, viz …); each import is optional while a
-# subsystem is being written so that the package always imports.
+# The MATLAB-named network, training, I/O and testing functions (dltk.trainNetwork …),
+# listed per subsystem in dltk/_exports.py.
 from ._exports import export_subsystems as _export_subsystems  # noqa: E402
 
 _export_subsystems(globals(), __all__)

@@ -12,12 +12,28 @@ from typing import Any
 
 SUBSYSTEMS: dict[str, tuple[str, ...]] = {
     "dltk.network": (
-        "Network", "LayerGraph", "layerGraph", "addLayers", "connectLayers", "disconnectLayers",
-        "removeLayers", "replaceLayer", "analyzeNetwork", "assembleNetwork", "NetworkAnalysis",
+        "Network",
+        "LayerGraph",
+        "layerGraph",
+        "addLayers",
+        "connectLayers",
+        "disconnectLayers",
+        "removeLayers",
+        "replaceLayer",
+        "analyzeNetwork",
+        "assembleNetwork",
+        "NetworkAnalysis",
     ),
     "dltk.train": (
-        "trainingOptions", "trainNetwork", "classify", "predict", "activations",
-        "predictAndUpdateState", "classifyAndUpdateState", "resetState", "TrainingInfo",
+        "trainingOptions",
+        "trainNetwork",
+        "classify",
+        "predict",
+        "activations",
+        "predictAndUpdateState",
+        "classifyAndUpdateState",
+        "resetState",
+        "TrainingInfo",
     ),
     "dltk.io": ("save", "load"),
     "dltk.data": ("seed_everything",),
@@ -27,14 +43,9 @@ SUBSYSTEMS: dict[str, tuple[str, ...]] = {
 
 
 def export_subsystems(namespace: dict[str, Any], all_names: list[str]) -> None:
+    """Put each subsystem's listed names into ``namespace`` (the ``dltk`` package) and ``__all__``."""
     for mod_name, names in SUBSYSTEMS.items():
-        try:
-            mod = importlib.import_module(mod_name)
-        except ModuleNotFoundError as e:  # subsystem not written yet
-            if e.name and (e.name == mod_name or mod_name.startswith(e.name + ".") or e.name.startswith(mod_name)):
-                continue
-            raise
+        mod = importlib.import_module(mod_name)
         for n in names:
-            if hasattr(mod, n):
-                namespace[n] = getattr(mod, n)
-                all_names.append(n)
+            namespace[n] = getattr(mod, n)
+            all_names.append(n)

@@ -18,18 +18,24 @@ from .layers import Layer, all_layer_classes
 __all__: list[str] = []
 
 
+def _camel(name: str) -> str:
+    """``num_hidden_units`` -> ``numHiddenUnits`` (MATLAB's argument spelling in docs)."""
+    head, *rest = name.split("_")
+    return head + "".join(w.capitalize() for w in rest)
+
+
 def _make_front(cls: type[Layer]) -> Callable[..., Layer]:
     def front(*args: Any, **kwargs: Any) -> Layer:
         return cls.from_matlab(*args, **kwargs)
 
-    pos = ", ".join(cls.matlab_positional)
+    pos = ", ".join(_camel(a) for a in cls.matlab_positional)
     opts = ", ".join(["Name", *cls.matlab_options])
     front.__name__ = front.__qualname__ = cls.matlab_name
+    signature = f"{cls.matlab_name}({pos}{', ' if pos else ''}Name=Value)"
     front.__doc__ = (
-        f"MATLAB ``{cls.matlab_name}({pos}{', ' if pos else ''}Name=Value)`` -> :class:`dltk.layers.{cls.__name__}`.\n\n"
+        f"MATLAB ``{signature}`` -> :class:`dltk.layers.{cls.__name__}`.\n\n"
         f"Options (keywords or ``'Name', value`` pairs, case-insensitive): {opts}.\n\n"
-        f"See :class:`dltk.layers.{cls.__name__}` for the math, shapes and signals:\n\n"
-        + (cls.__doc__ or "")
+        f"See :class:`dltk.layers.{cls.__name__}` for the math, shapes and signals:\n\n" + (cls.__doc__ or "")
     )
     front.layer_class = cls  # type: ignore[attr-defined]
     return front

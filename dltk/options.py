@@ -50,9 +50,7 @@ def split_args(
             break
         if i >= len(positional):
             if isinstance(a, str):
-                raise OptionError(
-                    f"{where}: unknown option {a!r}. Allowed options: {_allowed_text(canon.values())}."
-                )
+                raise OptionError(f"{where}: unknown option {a!r}. Allowed options: {_allowed_text(canon.values())}.")
             raise OptionError(
                 f"{where}: too many positional arguments ({len(args)} given, at most {len(positional)}: "
                 f"{', '.join(positional) or 'none'})."
@@ -65,9 +63,7 @@ def split_args(
     pairs = list(zip(rest[0::2], rest[1::2])) + list(kwargs.items())
     for name, value in pairs:
         if not isinstance(name, str) or name.lower() not in canon:
-            raise OptionError(
-                f"{where}: unknown option {name!r}. Allowed options: {_allowed_text(canon.values())}."
-            )
+            raise OptionError(f"{where}: unknown option {name!r}. Allowed options: {_allowed_text(canon.values())}.")
         key = canon[name.lower()]
         if key in opts:
             raise OptionError(f"{where}: option {key!r} given twice.")
@@ -84,9 +80,7 @@ def choice(where: str, option: str, value: Any, allowed: Sequence[str]) -> str:
         for a in allowed:
             if value.lower() == a.lower():
                 return a
-    raise OptionError(
-        f"{where}: invalid {option} {value!r}. Allowed values: {', '.join(repr(a) for a in allowed)}."
-    )
+    raise OptionError(f"{where}: invalid {option} {value!r}. Allowed values: {', '.join(repr(a) for a in allowed)}.")
 
 
 def positive_int(where: str, option: str, value: Any, *, allow_zero: bool = False) -> int:
@@ -105,8 +99,16 @@ def positive_int(where: str, option: str, value: Any, *, allow_zero: bool = Fals
     return int(value)
 
 
-def number(where: str, option: str, value: Any, *, low: float | None = None, high: float | None = None,
-           low_open: bool = False, high_open: bool = False) -> float:
+def number(
+    where: str,
+    option: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
     """Validate a real scalar option within optional bounds."""
     try:
         v = float(value)

@@ -47,7 +47,9 @@ def run_lesson(path: Path, fast: bool = True, rerun: bool = False, timeout: int 
     os.environ["DLTK_FAST"] = "1" if fast else "0"
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     try:
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(LESSONS)}})
+        client = NotebookClient(
+            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(LESSONS)}}
+        )
         t0 = time.perf_counter()
         client.execute()
         seconds = time.perf_counter() - t0

@@ -40,7 +40,9 @@ def test_binder_requirements_pin_cpu_torch_and_matching_widgets():
     assert "set -e" in (ROOT / "binder/postBuild").read_text().splitlines()[:4]
     assert (ROOT / "binder/start").read_text().rstrip().endswith('exec "$@"')
     assert (ROOT / "binder/runtime.txt").read_text().strip().startswith("python-3.")
-    assert not (ROOT / "binder/environment.yml").exists(), "environment.yml would make repo2docker ignore requirements.txt"
+    assert not (ROOT / "binder/environment.yml").exists(), (
+        "environment.yml would make repo2docker ignore requirements.txt"
+    )
 
 
 def test_fresh_binder_environment_runs_lesson_4(tmp_path):
@@ -58,14 +60,31 @@ def test_fresh_binder_environment_runs_lesson_4(tmp_path):
     subprocess.run(["bash", "binder/postBuild"], check=True, env=env_pb, cwd=ROOT)
     check = subprocess.run(
         [str(py), "-c", "import dltk, torch, ipympl, ipywidgets; print(dltk.__file__, torch.__version__)"],
-        check=True, env=env, cwd=tmp_path, capture_output=True, text=True,
+        check=True,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert str(venv) in check.stdout, "dltk must be installed into the Binder environment, not found elsewhere"
     out = tmp_path / "lesson4.ipynb"
     env_run = dict(env_pb, DLTK_FAST="1", MPLBACKEND="Agg", OMP_NUM_THREADS="1")
     subprocess.run(
-        [str(py), "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", str(lesson[0]),
-         "--output", str(out), "--ExecutePreprocessor.timeout=300"],
-        check=True, env=env_run, cwd=tmp_path,
+        [
+            str(py),
+            "-m",
+            "jupyter",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            str(lesson[0]),
+            "--output",
+            str(out),
+            "--ExecutePreprocessor.timeout=300",
+        ],
+        check=True,
+        env=env_run,
+        cwd=tmp_path,
     )
     assert out.exists()

@@ -120,16 +120,25 @@ def test_long_memory_forget_gate_stays_near_one_when_the_cell_must_remember():
     layers = [
         dltk.sequenceInputLayer(2),
         dltk.lstmLayer(
-            H, OutputMode="last", Bias=bias, RecurrentWeightsInitializer="zeros",
-            RecurrentWeightsLearnRateFactor=0, Name="lstm",
+            H,
+            OutputMode="last",
+            Bias=bias,
+            RecurrentWeightsInitializer="zeros",
+            RecurrentWeightsLearnRateFactor=0,
+            Name="lstm",
         ),
         dltk.fullyConnectedLayer(2),
         dltk.softmaxLayer(),
         dltk.classificationLayer(),
     ]
     opts = dltk.trainingOptions(
-        "adam", MaxEpochs=30, MiniBatchSize=16, InitialLearnRate=0.01, GradientThreshold=1,
-        Shuffle="every-epoch", Verbose=False,
+        "adam",
+        MaxEpochs=30,
+        MiniBatchSize=16,
+        InitialLearnRate=0.01,
+        GradientThreshold=1,
+        Shuffle="every-epoch",
+        Verbose=False,
     )
     net, _ = dltk.trainNetwork(X, Y, layers, opts)
     torch.use_deterministic_algorithms(False)
@@ -143,7 +152,9 @@ def test_long_memory_forget_gate_stays_near_one_when_the_cell_must_remember():
     f_gap = float(sig["forget_gate"][:, 1:, units].mean())
     i_cue = float(sig["input_gate"][:, 0, units].mean())
     i_gap = float(sig["input_gate"][:, 1:, units].mean())
-    print(f"glass-box LSTM: accuracy {acc:.3f}, forget gate over the gap {f_gap:.4f}, input gate {i_cue:.2f}/{i_gap:.2f}")
+    print(
+        f"glass-box LSTM: accuracy {acc:.3f}, forget gate over the gap {f_gap:.4f}, input gate {i_cue:.2f}/{i_gap:.2f}"
+    )
     assert acc >= 0.95
     assert f_gap >= 0.98
     assert i_cue > i_gap

@@ -109,7 +109,9 @@ class Recording(Mapping[str, LayerSignals]):
         try:
             return self._layers[layer]
         except KeyError:
-            raise KeyError(f"no recorded layer {layer!r}; recorded layers: {', '.join(self._layers) or 'none'}") from None
+            raise KeyError(
+                f"no recorded layer {layer!r}; recorded layers: {', '.join(self._layers) or 'none'}"
+            ) from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._layers)

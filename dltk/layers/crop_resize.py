@@ -398,4 +398,3 @@ class Resize3d(Resize2d):
     }
     matlab_name = "resize3dLayer"
     type_name = "Resize 3D"
-

@@ -118,7 +118,9 @@ class FullyConnected(Layer):
         self.weights_initializer = init.check_initializer(
             where, "WeightsInitializer", weights_initializer, init.WEIGHT_INITIALIZERS
         )
-        self.bias_initializer = init.check_initializer(where, "BiasInitializer", bias_initializer, init.BIAS_INITIALIZERS)
+        self.bias_initializer = init.check_initializer(
+            where, "BiasInitializer", bias_initializer, init.BIAS_INITIALIZERS
+        )
         self.weight_learn_rate_factor = number(where, "WeightLearnRateFactor", weight_learn_rate_factor, low=0)
         self.bias_learn_rate_factor = number(where, "BiasLearnRateFactor", bias_learn_rate_factor, low=0)
         self.weight_l2_factor = number(where, "WeightL2Factor", weight_l2_factor, low=0)
