@@ -37,8 +37,11 @@ chromium:
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
 	fi
 
+# --allow-root only when run as root (containers, classroom VMs); JupyterLab refuses root otherwise
+ROOT_FLAG = $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
 lab: install
-	cd lessons && ../$(PY) -m jupyter lab --ip=127.0.0.1 --port=$(PORT) --no-browser
+	cd lessons && ../$(PY) -m jupyter lab --ip=127.0.0.1 --port=$(PORT) --no-browser $(ROOT_FLAG)
 
 test: install chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
