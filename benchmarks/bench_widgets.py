@@ -102,8 +102,14 @@ def bench_explorer(n: int) -> None:
     )
     X = torch.randn(B, T, C)
     names = net.layer_names
-    for cache, label in ((1, "cold: first drawing of the layer"), (len(names), "warm: layer shown before")):
-        w = NetworkExplorer(net, X, cache=cache, interactive=False)
+    cases = (
+        (1, False, "cold: first drawing of the layer, cache 1"),
+        (len(names), True, "default: views pre-rendered when the widget is built"),
+    )
+    for cache, prerender, label in cases:
+        t0 = time.perf_counter()
+        w = NetworkExplorer(net, X, cache=cache, prerender=prerender, interactive=False)
+        print(f"NetworkExplorer built in {1000 * (time.perf_counter() - t0):.0f} ms ({label})")
 
         def switch(k: int, w: NetworkExplorer = w) -> None:
             w.layer.value = names[(k + 1) % len(names)]
