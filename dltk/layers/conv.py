@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..options import number, positive_int
+from ..options import positive_int
 from . import _spatial as sp
 from . import initializers as init
 from .base import Layer, matlab_property
@@ -90,16 +90,16 @@ class _Convolution(Layer):
         self.dilation_factor = sp.sizes(where, "DilationFactor", dilation_factor, n)
         self.padding = sp.parse_padding(where, padding, n)
         self.padding_value = sp.parse_padding_value(where, padding_value)
-        self.weights_initializer = init.check_initializer(
-            where, "WeightsInitializer", weights_initializer, init.WEIGHT_INITIALIZERS
+        init.set_weight_bias_options(
+            self,
+            where,
+            weights_initializer,
+            bias_initializer,
+            weight_learn_rate_factor,
+            bias_learn_rate_factor,
+            weight_l2_factor,
+            bias_l2_factor,
         )
-        self.bias_initializer = init.check_initializer(
-            where, "BiasInitializer", bias_initializer, init.BIAS_INITIALIZERS
-        )
-        self.weight_learn_rate_factor = number(where, "WeightLearnRateFactor", weight_learn_rate_factor, low=0)
-        self.bias_learn_rate_factor = number(where, "BiasLearnRateFactor", bias_learn_rate_factor, low=0)
-        self.weight_l2_factor = number(where, "WeightL2Factor", weight_l2_factor, low=0)
-        self.bias_l2_factor = number(where, "BiasL2Factor", bias_l2_factor, low=0)
         self.register_parameter("weight", None)
         self.register_parameter("bias", None)
         self._initial = (weights, bias)

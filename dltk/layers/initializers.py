@@ -42,6 +42,32 @@ def check_initializer(where: str, option: str, value: Any, allowed: Sequence[str
     )
 
 
+def set_weight_bias_options(
+    layer: Any,
+    where: str,
+    weights_initializer: Any,
+    bias_initializer: Any,
+    weight_learn_rate_factor: Any,
+    bias_learn_rate_factor: Any,
+    weight_l2_factor: Any,
+    bias_l2_factor: Any,
+) -> None:
+    """Validate and set the options every Weights/Bias layer shares (FC, convolutions).
+
+    Sets ``weights_initializer``, ``bias_initializer`` (MATLAB ``WeightsInitializer``,
+    ``BiasInitializer``) and the learn-rate / L2 factors (``WeightLearnRateFactor`` …, all ≥ 0)
+    on ``layer``; errors name ``where`` and the MATLAB option.
+    """
+    from ..options import number
+
+    layer.weights_initializer = check_initializer(where, "WeightsInitializer", weights_initializer, WEIGHT_INITIALIZERS)
+    layer.bias_initializer = check_initializer(where, "BiasInitializer", bias_initializer, BIAS_INITIALIZERS)
+    layer.weight_learn_rate_factor = number(where, "WeightLearnRateFactor", weight_learn_rate_factor, low=0)
+    layer.bias_learn_rate_factor = number(where, "BiasLearnRateFactor", bias_learn_rate_factor, low=0)
+    layer.weight_l2_factor = number(where, "WeightL2Factor", weight_l2_factor, low=0)
+    layer.bias_l2_factor = number(where, "BiasL2Factor", bias_l2_factor, low=0)
+
+
 def _orthogonal(shape: Sequence[int], gen: torch.Generator | None = None) -> torch.Tensor:
     rows, cols = shape[0], int(math.prod(shape[1:]))
     z = torch.randn(max(rows, cols), min(rows, cols), generator=gen, dtype=torch.float64)
