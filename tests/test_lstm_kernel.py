@@ -27,10 +27,10 @@ CAN_BUILD = (
 needs_kernel = pytest.mark.skipif(not CAN_BUILD, reason="no C++ compiler/ninja or unsupported CPU: fallback only")
 
 
-def _layer(bi: bool, h: int = H, **kw) -> dltk.layers.LSTM:
+def _layer(bi: bool, h: int = H, d: int = D, **kw) -> dltk.layers.LSTM:
     make = dltk.bilstmLayer if bi else dltk.lstmLayer
     n = 2 * h if bi else h
-    layer = make(h, InputSize=D, HasStateOutputs=True, CellState=torch.randn(n), HiddenState=torch.randn(n), **kw)
+    layer = make(h, InputSize=d, HasStateOutputs=True, CellState=torch.randn(n), HiddenState=torch.randn(n), **kw)
     return layer.double()
 
 
@@ -55,11 +55,15 @@ def test_kernel_builds_where_a_compiler_exists():
 @needs_kernel
 @pytest.mark.parametrize("bi", [False, True], ids=["lstm", "bilstm"])
 @pytest.mark.parametrize("lengths", [None, [6, 2, 4, 6]], ids=["full", "lengths"])
-@pytest.mark.parametrize("h", [H, 72], ids=["own-matvec", "blas"])  # B·4H·H above 65536: at::mm_out per step
-def test_compiled_loop_equals_python_loop_and_reconstruction(monkeypatch, bi, lengths, h):
+@pytest.mark.parametrize(
+    "h, d",
+    [(H, D), (72, D), (72, 40)],
+    ids=["own-matvec", "blas", "blas-projected-input"],  # B·4H·(D+H) > 65536: BLAS per step; D ≥ 32, B < 64: x·Wᵀ once
+)
+def test_compiled_loop_equals_python_loop_and_reconstruction(monkeypatch, bi, lengths, h, d):
     torch.manual_seed(1)
-    layer = _layer(bi, h)
-    x = torch.randn(4, 6, D, dtype=torch.float64)
+    layer = _layer(bi, h, d)
+    x = torch.randn(4, 6, d, dtype=torch.float64)
     L = None if lengths is None else torch.tensor(lengths)
     plain = layer(x, lengths=L)
     out_k, sig_k = _record(layer, x, L, "compiled", monkeypatch)

@@ -137,12 +137,31 @@ void run(const Tensor& x, const Tensor& WRt, const T* bias, Tensor& xh, Tensor& 
   const int64_t grain = std::max<int64_t>(1, 8192 / H);
   const bool small = B * G * K <= 65536;
   const Tensor WRc = small ? WRt.contiguous() : WRt;
+  // wide inputs and modest batches (stacked layers): project every x_t at once, x W^T (B, T, 4H) in one
+  // product, as the fused kernel does; each step then adds only h_{t-1} R^T. (Measured on 2 cores:
+  // (32,100,100,100) 2.0x -> 1.6x of torch.nn.LSTM; with B = 128 the per-step [x_t, h] product is
+  // already efficient and the extra (B, T, 4H) buffer costs more than it saves.)
+  const bool project = !small && D >= 32 && B < 64;
+  Tensor P, hprev, Rt;
+  if (project) {
+    P = at::matmul(x, WRt.narrow(0, 0, D)).contiguous();
+    hprev = xh.narrow(1, D, H);  // (B, H) view of the workspace, row stride K
+    Rt = WRt.narrow(0, D, H);    // (H, 4H)
+  }
+  const T* Pp = project ? P.data_ptr<T>() : nullptr;
   for (int64_t s = 0; s < Tn; ++s) {
-    for (int64_t b = 0; b < B; ++b) {  // x_t of each running sequence next to its h_{t-1}
+    for (int64_t b = 0; b < B; ++b) {  // x_t of each running sequence (or its projection) for this step
       const int64_t L = len ? len[b] : Tn;
-      if (s < L) std::copy_n(X + (b * Tn + (reverse ? L - 1 - s : s)) * D, D, XH + b * K);
+      if (s >= L) continue;
+      const int64_t tb = b * Tn + (reverse ? L - 1 - s : s);
+      if (project)
+        std::copy_n(Pp + tb * G, G, Z + b * G);
+      else
+        std::copy_n(X + tb * D, D, XH + b * K);
     }
-    if (small)  // z = [x_t, h_{t-1}] [W R]^T, (B, 4H): one product per step, no separate input pass
+    if (project)  // z = x_t W^T + h_{t-1} R^T
+      z.addmm_(hprev, Rt);
+    else if (small)  // z = [x_t, h_{t-1}] [W R]^T, (B, 4H): one product per step, no separate input pass
       small_mm<T>(Z, XH, WRc.data_ptr<T>(), B, K, G);
     else
       at::mm_out(z, xh, WRt);
