@@ -161,3 +161,31 @@ def vector(values: Sequence[Any]) -> str:
 def effective(window: Sequence[int], dilation: Sequence[int]) -> tuple[int, ...]:
     """Extent of a dilated window: ``dil·(k−1)+1``."""
     return tuple(d * (k - 1) + 1 for k, d in zip(window, dilation))
+
+
+class SlidingWindowOptions:
+    """MATLAB properties and layout rule shared by convolution and pooling layers.
+
+    Needs ``stride`` and ``padding`` (torch order, or ``'same'``) and ``layouts`` on the layer.
+    """
+
+    stride: tuple[int, ...]
+    padding: Any
+    layouts: tuple[str, ...]
+
+    @property
+    def Stride(self) -> tuple[int, ...]:  # noqa: N802
+        """MATLAB ``Stride`` in MATLAB's axis order."""
+        return to_matlab_order(self.stride)
+
+    @property
+    def PaddingMode(self) -> str:  # noqa: N802
+        return "same" if self.padding == "same" else "manual"
+
+    @property
+    def PaddingSize(self) -> Any:  # noqa: N802
+        """MATLAB ``PaddingSize``: [t b l r] (2-D) or 2×3 [t l f; b r k] (3-D); 'same' until an input is seen."""
+        return padding_matlab(self.padding)
+
+    def output_layout(self, input_layouts: list[str | None]) -> str | None:
+        return input_layouts[0] if input_layouts and input_layouts[0] in self.layouts else self.layouts[0]

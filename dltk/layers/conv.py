@@ -50,7 +50,7 @@ def check_fits(layer: Layer, x: torch.Tensor, padded: tuple[int, ...], window: t
     )
 
 
-class _Convolution(Layer):
+class _Convolution(sp.SlidingWindowOptions, Layer):
     """Shared machinery of the 2-D/3-D (grouped) convolutions; see the subclasses."""
 
     n: ClassVar[int] = 2
@@ -175,21 +175,8 @@ class _Convolution(Layer):
         return sp.to_matlab_order(self.filter_size)
 
     @property
-    def Stride(self) -> tuple[int, ...]:
-        return sp.to_matlab_order(self.stride)
-
-    @property
     def DilationFactor(self) -> tuple[int, ...]:
         return sp.to_matlab_order(self.dilation_factor)
-
-    @property
-    def PaddingMode(self) -> str:
-        return "same" if self.padding == "same" else "manual"
-
-    @property
-    def PaddingSize(self) -> Any:
-        """MATLAB ``PaddingSize``: [t b l r] (2-D) or 2×3 [t l f; b r k] (3-D); 'same' until an input is seen."""
-        return sp.padding_matlab(self.padding)
 
     # ---------------------------------------------------------------- forward
     def pads_for(self, in_sizes: tuple[int, ...]) -> sp.Pads:
@@ -197,9 +184,6 @@ class _Convolution(Layer):
         if self.padding == "same":
             return sp.same_pads(in_sizes, sp.effective(self.filter_size, self.dilation_factor), self.stride)
         return self.padding
-
-    def output_layout(self, input_layouts: list[str | None]) -> str | None:
-        return input_layouts[0] if input_layouts and input_layouts[0] in self.layouts else self.layouts[0]
 
     def _conv(self, x: torch.Tensor, bias: torch.Tensor | None, padding: Any) -> torch.Tensor:
         fn = F.conv2d if self.n == 2 else F.conv3d

@@ -25,7 +25,7 @@ __all__ = [
 ]  # fmt: skip
 
 
-class _Pooling(Layer):
+class _Pooling(sp.SlidingWindowOptions, Layer):
     """Pool size, stride and padding shared by average and max pooling."""
 
     n: ClassVar[int] = 2
@@ -50,18 +50,6 @@ class _Pooling(Layer):
     def PoolSize(self) -> tuple[int, ...]:
         return sp.to_matlab_order(self.pool_size)
 
-    @property
-    def Stride(self) -> tuple[int, ...]:
-        return sp.to_matlab_order(self.stride)
-
-    @property
-    def PaddingMode(self) -> str:
-        return "same" if self.padding == "same" else "manual"
-
-    @property
-    def PaddingSize(self) -> Any:
-        return sp.padding_matlab(self.padding)
-
     def pads_for(self, in_sizes: tuple[int, ...]) -> sp.Pads:
         """(before, after) padding per spatial axis (torch order)."""
         return sp.same_pads(in_sizes, self.pool_size, self.stride) if self.padding == "same" else self.padding
@@ -74,9 +62,6 @@ class _Pooling(Layer):
         check_fits(self, x, tuple(s + b + a for s, (b, a) in zip(z.shape[2:], pads)), self.pool_size, "pool")
         native = all(b == a and 2 * b <= k for (b, a), k in zip(pads, self.pool_size))
         return lay, z, pads, native
-
-    def output_layout(self, input_layouts: list[str | None]) -> str | None:
-        return input_layouts[0] if input_layouts and input_layouts[0] in self.layouts else self.layouts[0]
 
     def description(self) -> str:
         return (
