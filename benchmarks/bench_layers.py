@@ -5,22 +5,30 @@ sizes a student's network feeds it (float32; images B×C×H×W = 32×16×28×28,
 sequences B×T×C = 32×50×64, features 128×256, volumes 8×8×16³, losses on
 128×10 class probabilities (MATLAB's default mini-batch) or 8×5×64×64 pixel
 maps; every row of the table states its input) — the dltk layer (no
-recording) and its PyTorch counterpart — the module or functional op named in
-``torch_equivalent``, or the explicit formula for losses PyTorch lacks — run
-side by side in one process: warm-up, then repeats interleaved (dltk, torch,
-torch, dltk, …, the order alternating), each repeat timing a block of calls in
-both process CPU time and wall time. The ratio is median dltk / median torch
-of the CPU times (on a shared machine a process that waits for a core loses
-wall time, not CPU time); the wall ratio is shown beside it.
+recording) and its PyTorch counterpart run side by side in one process.
+
+Both sides are called the way a network calls a layer: the dltk layer as
+``layer(x)`` (output layers: ``layer.loss(y, targets)``), the PyTorch side as a
+module call — PyTorch's own module when there is one (``nn.Conv2d``,
+``nn.Flatten``, ``nn.L1Loss`` …), otherwise a minimal ``nn.Module`` whose
+``forward`` is the op or formula named in ``torch_equivalent`` (the explicit
+formula for losses PyTorch lacks). Timing: warm-up, then repeats interleaved
+(dltk, torch, torch, dltk, …, the order alternating), each repeat timing a
+block of calls in process CPU time and wall time, in 3 rounds with freshly made
+inputs (where tensors land in memory moves a memory-bound op by a few percent).
+The ratio is the median over all repeats of dltk block / adjacent torch block
+(paired, so slow drifts of a shared machine cancel), in CPU time (a process that waits for a core loses
+wall time, not CPU time); the wall ratio is shown beside it. One thread by
+default (``--threads N`` to change): the table compares per-layer cost, and
+idle OpenMP workers spinning on a shared 2-core machine add noise to CPU time.
 Target: ≤ 1.05 per layer.
 
 ``roiMaxPooling2dLayer`` is compared with ``torchvision.ops.roi_pool`` when
 torchvision is installed, otherwise with the explicit per-bin loop of
 ``tests/cases/pooling.py`` (the note column says which).
 
-Output layers compare ``layer.loss(y, targets)`` with the PyTorch loss;
-dropout runs in training mode (both sides), everything else in evaluation mode.
-Weights are not copied: they do not change the cost.
+Dropout runs in training mode (both sides), everything else in evaluation
+mode. Weights are not copied: they do not change the cost.
 
 Run: ``python -m benchmarks.bench_layers [--quick] [--threads N] [names ...]``
 (``make bench`` runs it with every other ``bench_*.py``).
@@ -83,8 +91,14 @@ class Entry:
     note: str = field(default="")
 
 
-def _mod(m: nn.Module, train: bool = False) -> nn.Module:
-    return m.train(train)
+class _Op(nn.Module):
+    """A minimal module whose ``forward`` is ``fn`` — how a PyTorch network holds an op
+    that has no module of its own (``fn`` is the forward itself: no extra call layer)."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        super().__init__()
+        self.forward = fn  # type: ignore[method-assign]
+        self.note = getattr(fn, "note", "")
 
 
 def _dice(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -192,7 +206,7 @@ def entries() -> list[Entry]:
         Entry(
             "sequenceFoldingLayer",
             lambda: dltk.sequenceFoldingLayer(),
-            lambda: lambda x: x.flatten(0, 1),
+            lambda: nn.Flatten(0, 1),
             lambda: [torch.randn(8, 10, 16, 28, 28)],
             layouts=["BTCHW"],
         ),
@@ -479,24 +493,37 @@ def _block(fn: Callable[[], Any], n: int) -> tuple[float, float]:
     return (time.process_time() - c0) / n, (time.perf_counter() - t0) / n
 
 
-def compare(dl: Callable[[], Any], tf: Callable[[], Any], repeats: int, block_s: float = 0.01) -> dict[str, float]:
-    """Median CPU and wall seconds per call of ``dl`` and ``tf``, measured interleaved."""
+def compare(
+    dl: Callable[[], Any], tf: Callable[[], Any], repeats: int, block_s: float = 0.01
+) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """``repeats`` adjacent pairs of blocks ((dltk CPU, wall), (torch CPU, wall)), seconds per call.
+
+    Blocks of calls run interleaved, the order alternating (dltk, torch, torch, dltk, …).
+    """
     for f in (dl, tf, dl, tf):  # warm-up
         f()
     once = max(_block(dl, 1)[1], _block(tf, 1)[1], 1e-6)
     n = max(1, int(block_s / once))
-    a, b = [], []
+    pairs = []
     for k in range(repeats):
-        pair = (dl, tf) if k % 2 == 0 else (tf, dl)  # alternate which goes first
-        first, second = _block(pair[0], n), _block(pair[1], n)
-        (a, b)[k % 2].append(first)
-        (b, a)[k % 2].append(second)
+        if k % 2 == 0:
+            a = _block(dl, n)
+            b = _block(tf, n)
+        else:
+            b = _block(tf, n)
+            a = _block(dl, n)
+        pairs.append((a, b))
+    return pairs
+
+
+def summarize(pairs: Sequence[tuple[tuple[float, float], tuple[float, float]]]) -> dict[str, float]:
+    """Median per-call times of each side and the median of the paired ratios (CPU and wall)."""
     med = statistics.median
     return {
-        "dltk_cpu": med(x[0] for x in a),
-        "torch_cpu": med(x[0] for x in b),
-        "dltk_wall": med(x[1] for x in a),
-        "torch_wall": med(x[1] for x in b),
+        "dltk_cpu": med(a[0] for a, _ in pairs),
+        "torch_cpu": med(b[0] for _, b in pairs),
+        "ratio": med(a[0] / max(b[0], 1e-12) for a, b in pairs),
+        "wall_ratio": med(a[1] / max(b[1], 1e-12) for a, b in pairs),
     }
 
 
@@ -504,40 +531,45 @@ def _shapes(xs: Sequence[Any]) -> str:
     return ", ".join("×".join(map(str, x.shape)) if isinstance(x, torch.Tensor) and x.ndim else str(x) for x in xs)
 
 
-def measure_one(e: Entry, repeats: int) -> dict[str, Any]:
-    torch.manual_seed(0)
-    layer = e.make()
-    xs = list(e.inputs())
-    layouts = list(e.layouts) or [None] * len(xs)
-    if hasattr(layer, "setup"):
-        with torch.no_grad():
-            layer.setup(xs, layouts)
-    layer.train(e.train)
-    if hasattr(layer, "fit_normalization") and getattr(layer, "normalization", "none") != "none":
-        layer.fit_normalization(xs[0])
-    ref = e.torch_fn()
-    if isinstance(ref, nn.Module):
+def measure_one(e: Entry, repeats: int, rounds: int = 3) -> dict[str, Any]:
+    """Pairs from ``rounds`` rounds, each with freshly made inputs, layer and module (so no
+    one placement of the tensors in memory decides the result), summarized together."""
+    pairs: list[Any] = []
+    for r in range(rounds):
+        torch.manual_seed(r)
+        layer = e.make()
+        xs = list(e.inputs())
+        layouts = list(e.layouts) or [None] * len(xs)
+        if hasattr(layer, "setup"):
+            with torch.no_grad():
+                layer.setup(xs, layouts)
+        layer.train(e.train)
+        if hasattr(layer, "fit_normalization") and getattr(layer, "normalization", "none") != "none":
+            layer.fit_normalization(xs[0])
+        ref = e.torch_fn()
+        if not isinstance(ref, nn.Module):
+            ref = _Op(ref)
         ref.train(e.train)
-    if e.targets is not None:
-        t = e.targets()
-        dl, tf = (lambda: layer.loss(*xs, t)), (lambda: ref(*xs, t))
-    else:
-        dl, tf = (lambda: layer(*xs)), (lambda: ref(*xs))
-    with torch.no_grad():
-        m = compare(dl, tf, repeats)
-    note = e.note or getattr(ref, "note", "")
+        t = e.targets() if e.targets is not None else None
+        if t is not None:
+            dl, tf = (lambda: layer.loss(*xs, t)), (lambda: ref(*xs, t))
+        else:
+            dl, tf = (lambda: layer(*xs)), (lambda: ref(*xs))
+        with torch.no_grad():
+            pairs += compare(dl, tf, repeats)
+    m = summarize(pairs)
     return {
         "layer": e.name,
-        "input": _shapes(xs) + (f"; targets {_shapes([t])}" if e.targets is not None else ""),
+        "input": _shapes(xs) + (f"; targets {_shapes([t])}" if t is not None else ""),
         "dltk_ms": 1e3 * m["dltk_cpu"],
         "torch_ms": 1e3 * m["torch_cpu"],
-        "ratio": m["dltk_cpu"] / m["torch_cpu"],
-        "wall_ratio": m["dltk_wall"] / m["torch_wall"],
-        "note": note,
+        "ratio": m["ratio"],
+        "wall_ratio": m["wall_ratio"],
+        "note": e.note or getattr(ref, "note", ""),
     }
 
 
-def measure(names: Sequence[str] = (), repeats: int = 21) -> list[dict[str, Any]]:
+def measure(names: Sequence[str] = (), repeats: int = 15) -> list[dict[str, Any]]:
     rows = []
     for e in entries():
         if names and e.name not in names:
@@ -552,7 +584,8 @@ def measure(names: Sequence[str] = (), repeats: int = 21) -> list[dict[str, Any]
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
         f"Per-layer forward, CPU, torch {torch.__version__}, {torch.get_num_threads()} threads, float32, no grad; "
-        f"median CPU time per call of interleaved repeats (wall-time ratio beside). Target dltk/torch ≤ {TARGET}.",
+        "PyTorch side called as a module; ms: median CPU time per call; dltk/torch: median of paired "
+        f"CPU-time ratios of interleaved repeats (wall-time ratio beside). Target dltk/torch ≤ {TARGET}.",
         "",
         "| layer | input | dltk ms | torch ms | dltk/torch | wall ratio | | note |",
         "|---|---|---:|---:|---:|---:|---|---|",
@@ -582,12 +615,14 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     args = list(argv or [])
     quick = "--quick" in args
-    if "--threads" in args:  # e.g. --threads 1 on a shared machine, where idle threads add noise
+    threads = 1
+    if "--threads" in args:
         k = args.index("--threads")
-        torch.set_num_threads(int(args[k + 1]))
+        threads = int(args[k + 1])
         del args[k : k + 2]
+    torch.set_num_threads(threads)
     names = [a for a in args if not a.startswith("--")]
-    rows = measure(names, repeats=7 if quick else 21)
+    rows = measure(names, repeats=5 if quick else 15)
     print(markdown(rows), flush=True)
     return rows
 

@@ -265,21 +265,22 @@ class Layer(nn.Module):
             sizes: known axis sizes, e.g. ``{"C": 12}``; ``None`` values are skipped.
             allow_empty: accept a batch of size 0.
         """
-        # the common case costs a few attribute tests; anything unusual takes the full check below
+        # the common case costs a few attribute tests and one lookup (the layouts by rank are
+        # worked out once); anything unusual takes the full check below, with the messages
         if isinstance(x, torch.Tensor) and x.is_floating_point():
-            nd, lay = x.dim(), None
-            for cand in (layouts,) if isinstance(layouts, str) else layouts:
-                if len(cand) == nd and (lay is None or cand == self.input_layout):
-                    lay = cand
-            if lay is not None:
+            lay = _by_rank(layouts).get(x.dim())
+            if lay.__class__ is tuple:  # one rank, several layouts (BCDHW / BTCHW): set-up decides
+                lay = self.input_layout if self.input_layout in lay else lay[0]
+            if lay is not None and (allow_empty or x.numel()):
+                if not sizes:
+                    return lay
                 shape = x.shape
-                ok = allow_empty or 0 not in shape
-                if ok and sizes:
-                    for axis, want in sizes.items():
+                for axis, want in sizes.items():
+                    if want is not None:
                         k = lay.find(axis)
-                        if want is not None and k >= 0 and shape[k] != want:
-                            ok = False
-                if ok:
+                        if k >= 0 and shape[k] != want:
+                            break
+                else:
                     return lay
         return self._check_input_full(x, layouts, sizes, allow_empty=allow_empty)
 
@@ -316,6 +317,26 @@ class Layer(nn.Module):
         if not allow_empty and x.numel() == 0:
             raise self._fail(expected(), x, "empty input")
         return lay
+
+
+#: id(layouts) -> (layouts, {rank: layout, or a tuple of the layouts of that rank}); the entry
+#: holds ``layouts`` itself, so its id cannot be reused by another object while cached
+_RANK_MAPS: dict[int, tuple[Any, dict[int, Any]]] = {}
+
+
+def _by_rank(layouts: str | tuple[str, ...]) -> dict[int, Any]:
+    """The accepted layouts of ``layouts`` keyed by rank (cached per layouts object)."""
+    hit = _RANK_MAPS.get(id(layouts))
+    if hit is not None and hit[0] is layouts:
+        return hit[1]
+    m: dict[int, Any] = {}
+    for lay in (layouts,) if isinstance(layouts, str) else layouts:
+        old = m.get(len(lay))
+        m[len(lay)] = lay if old is None else (*(old if isinstance(old, tuple) else (old,)), lay)
+    if len(_RANK_MAPS) > 4096:  # layouts built afresh on every call would grow it without bound
+        _RANK_MAPS.clear()
+    _RANK_MAPS[id(layouts)] = (layouts, m)
+    return m
 
 
 def _recording_init(init: Any) -> Any:

@@ -54,6 +54,20 @@ class _Combination(Layer):
 
     def _check_all(self, xs: Sequence[torch.Tensor], ignore_axis: str | None = None) -> str:
         """Check every input; all must share the layout and every size except ``ignore_axis``."""
+        if len(xs) == self.num_inputs and isinstance(xs[0], torch.Tensor):  # common case: attribute tests
+            x1 = xs[0]
+            lay = self._check_input(x1, ANY_LAYOUT)  # rank, dtype, empty; the others must match x1
+            s1, k = x1.shape, (-1 if ignore_axis is None else lay.find(ignore_axis))
+            for x in xs:
+                if not (isinstance(x, torch.Tensor) and x.is_floating_point()):
+                    break
+                if k < 0:
+                    if x.shape != s1:
+                        break
+                elif x.dim() != len(s1) or x.shape[:k] != s1[:k] or x.shape[k + 1 :] != s1[k + 1 :] or not x.shape[k]:
+                    break
+            else:
+                return lay
         self._check_count(xs)
         lays = [self._check_input(x, ANY_LAYOUT) for x in xs]
         lay, x1 = lays[0], xs[0]
@@ -288,7 +302,10 @@ class Concatenation(_Combination):
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         self._check_count(xs)
         lay0 = self._check_input(xs[0], ANY_LAYOUT)
-        axis = self.torch_axis(lay0)
+        axis = self.__dict__.get("_axes", {}).get(lay0)
+        if axis is None:  # worked out once per layout
+            axis = self.torch_axis(lay0)
+            self.__dict__.setdefault("_axes", {})[lay0] = axis
         lay = self._check_all(xs, ignore_axis=lay0[axis])
         self._emit_inputs(xs, lay)
         return torch.cat(xs, dim=axis)
@@ -362,8 +379,8 @@ class WeightedAddition(Layer):
         lay = self._check_input(xs[0], ANY_LAYOUT)
         y = None
         for i, x in enumerate(xs):
-            self._check_input(x, lay)
-            if x.shape != xs[0].shape:
+            if not isinstance(x, torch.Tensor) or x.shape != xs[0].shape or not x.is_floating_point():
+                self._check_input(x, lay)  # a clear error for a non-tensor, another rank or dtype
                 raise LayerInputError(
                     f"weightedAdditionLayer '{self.label}': inputs must have the same size; "
                     f"in1 is {tuple(xs[0].shape)} but in{i + 1} is {tuple(x.shape)} ({lay})."

@@ -169,29 +169,31 @@ class _Input(Layer):
             return x.reshape(-1, *x.shape[2:])
         return x
 
+    def _stat(self, key: str, dtype: torch.dtype) -> torch.Tensor | None:
+        """Statistic ``key`` in ``dtype``: kept in float64, converted once, not on every call."""
+        s = self._buffers[key]
+        if s is None or s.dtype == dtype:
+            return s
+        hit = self._cast.get(key)
+        if hit is None or hit[0] is not s or hit[1] != s._version or hit[2].dtype != dtype:
+            hit = (s, s._version, s.to(dtype))
+            self._cast[key] = hit
+        return hit[2]
+
     def _normalize(self, x: torch.Tensor) -> torch.Tensor:
         norm = self.normalization
-        if callable(norm):
-            return norm(x)
         if norm == "none":
             return x
-
-        def stat(key: str) -> torch.Tensor | None:
-            s = getattr(self, key)
-            if s is None or s.dtype == x.dtype:
-                return s
-            # statistics are kept in float64: convert once, not on every call
-            hit = self._cast.get(key)
-            if hit is None or hit[0] is not s or hit[1] != s._version or hit[2].dtype != x.dtype:
-                hit = (s, s._version, s.to(x.dtype))
-                self._cast[key] = hit
-            return hit[2]
-
-        if norm in ("zerocenter", "zscore"):
-            mu, sd = stat("mean"), stat("std") if norm == "zscore" else None
+        if norm == "zscore":
+            mu, sd = self._stat("mean", x.dtype), self._stat("std", x.dtype)
             y = x if mu is None else x - mu
             return y if sd is None else y / sd
-        lo, hi = stat("min"), stat("max")
+        if norm == "zerocenter":
+            mu = self._stat("mean", x.dtype)
+            return x if mu is None else x - mu
+        if callable(norm):
+            return norm(x)
+        lo, hi = self._stat("min", x.dtype), self._stat("max", x.dtype)
         y = x if lo is None else x - lo
         if hi is not None:
             y = y / (hi - (0 if lo is None else lo))
@@ -202,7 +204,13 @@ class _Input(Layer):
         raise NotImplementedError
 
     def _sizes(self) -> dict[str, int]:
-        return dict(zip([a for a in self.data_layout if a not in "BT"], self._sample_shape()))
+        """Known axis sizes for :meth:`_check_input` (kept until ``input_size`` changes)."""
+        key = (self.input_size, self.data_layout)
+        memo = self.__dict__.get("_sizes_memo")
+        if memo is None or memo[0] != key:
+            memo = (key, dict(zip([a for a in self.data_layout if a not in "BT"], self._sample_shape())))
+            self.__dict__["_sizes_memo"] = memo
+        return memo[1]
 
     def example(self, batch: int = 2, time: int = 4) -> torch.Tensor:
         """Zeros in the layer's data layout (``time`` is used for sequence layers)."""

@@ -70,7 +70,11 @@ class SequenceFolding(Layer):
         lay = self._check_input(x, ("BTCHW", "BTC"))
         y = x.flatten(0, 1)  # (B·T, C, …)
         self._emit("folded", y, _FOLD[lay])
-        return y, torch.scalar_tensor(x.shape[0], dtype=torch.int64, device=x.device)
+        n = self.__dict__.get("_batch")  # the miniBatchSize tensor, made once per batch size and device
+        if n is None or int(n) != x.shape[0] or n.device != x.device:
+            n = torch.scalar_tensor(x.shape[0], dtype=torch.int64, device=x.device)
+            self.__dict__["_batch"] = n
+        return y, n
 
     def description(self) -> str:
         return "Sequence folding"
