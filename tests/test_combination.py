@@ -88,3 +88,19 @@ def test_size_mismatch_names_both_inputs_in_both_notations() -> None:
         dltk.depthConcatenationLayer(2)(torch.randn(2, 3, 4, 4), torch.randn(3, 1, 4, 4))
     with pytest.raises(LayerInputError, match=r"multiplicationLayer 'multiplication': expected 2 inputs \(in1, in2\)"):
         dltk.multiplicationLayer(2)(torch.randn(2, 3))
+
+
+@pytest.mark.parametrize(
+    "second, why",
+    [
+        (torch.randn(2, 3, 4), "in2 is \\(2, 3, 4\\) BTC"),  # another rank: torch.cat refuses, the check says why
+        (torch.randn(2, 3, 4, 5), "except along C"),  # another width
+        (torch.empty(0), "in2|empty|rank"),  # torch.cat would skip a legacy empty (0,) tensor silently
+        (torch.empty(2, 0, 4, 4), "empty"),  # no channels
+        (torch.ones(2, 3, 4, 4, dtype=torch.int64), "floating-point"),
+    ],
+)
+def test_concatenation_refuses_what_torch_cat_would_accept_or_refuse_opaquely(second: torch.Tensor, why: str) -> None:
+    for layer in (dltk.depthConcatenationLayer(2, Name="cat"), dltk.concatenationLayer(3, 2, Name="cat")):
+        with pytest.raises(LayerInputError, match=f"'cat'.*({why})"):
+            layer(torch.randn(2, 3, 4, 4), second)

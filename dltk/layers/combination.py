@@ -54,17 +54,11 @@ class _Combination(Layer):
 
     def _check_all(self, xs: Sequence[torch.Tensor], ignore_axis: str | None = None) -> str:
         """Check every input; all must share the layout and every size except ``ignore_axis``."""
-        if len(xs) == self.num_inputs and isinstance(xs[0], torch.Tensor):  # common case: attribute tests
-            x1 = xs[0]
-            lay = self._check_input(x1, ANY_LAYOUT)  # rank, dtype, empty; the others must match x1
-            s1, k = x1.shape, (-1 if ignore_axis is None else lay.find(ignore_axis))
+        if ignore_axis is None and len(xs) == self.num_inputs and isinstance(xs[0], torch.Tensor):
+            x1 = xs[0]  # common case: one check of x1, then the others are x1's size (a few tests)
+            lay, s1 = self._check_input(x1, ANY_LAYOUT), x1.shape
             for x in xs:
-                if not (isinstance(x, torch.Tensor) and x.is_floating_point()):
-                    break
-                if k < 0:
-                    if x.shape != s1:
-                        break
-                elif x.dim() != len(s1) or x.shape[:k] != s1[:k] or x.shape[k + 1 :] != s1[k + 1 :] or not x.shape[k]:
+                if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.shape == s1):
                     break
             else:
                 return lay
@@ -81,6 +75,28 @@ class _Combination(Layer):
                     f"in1 is {self._describe(x1, lay)} but in{i} is {self._describe(x, lay_i)}."
                 )
         return lay
+
+    def _cat(self, xs: Sequence[torch.Tensor], axis: str) -> torch.Tensor:
+        """``torch.cat`` along ``axis`` of checked inputs.
+
+        The common case checks ``in1`` and that every input is a non-empty floating-point
+        tensor; ``torch.cat`` itself compares the ranks and the other sizes, and when it
+        refuses, :meth:`_check_all` finds what is wrong and says it.
+        """
+        if len(xs) == self.num_inputs and isinstance(xs[0], torch.Tensor):
+            lay = self._check_input(xs[0], ANY_LAYOUT)
+            for x in xs:
+                if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel()):
+                    break
+            else:
+                self._emit_inputs(xs, lay)
+                try:
+                    return torch.cat(xs, dim=lay.index(axis))
+                except RuntimeError:
+                    pass
+        lay = self._check_all(xs, ignore_axis=axis)  # raises the clear error
+        self._emit_inputs(xs, lay)
+        return torch.cat(xs, dim=lay.index(axis))
 
     def _emit_inputs(self, xs: Sequence[torch.Tensor], lay: str) -> None:
         if self._recorder is not None:
@@ -225,9 +241,7 @@ class DepthConcatenation(_Combination):
         super().__init__(num_inputs, name)
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        lay = self._check_all(xs, ignore_axis="C")
-        self._emit_inputs(xs, lay)
-        return torch.cat(xs, dim=lay.index("C"))
+        return self._cat(xs, "C")
 
     def description(self) -> str:
         return f"Depth concatenation of {self.num_inputs} inputs"
@@ -306,9 +320,7 @@ class Concatenation(_Combination):
         if axis is None:  # worked out once per layout
             axis = self.torch_axis(lay0)
             self.__dict__.setdefault("_axes", {})[lay0] = axis
-        lay = self._check_all(xs, ignore_axis=lay0[axis])
-        self._emit_inputs(xs, lay)
-        return torch.cat(xs, dim=axis)
+        return self._cat(xs, lay0[axis])
 
     def description(self) -> str:
         return f"Concatenation of {self.num_inputs} inputs along dimension {self.dim}"

@@ -206,7 +206,7 @@ def wait_idle(page, timeout_ms: int = 60_000) -> None:
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 BROKEN_WIDGET = (
     "Error displaying widget|Failed to display Jupyter Widget|Could not create a model|"
-    "is not registered|model not found|Loading widget"
+    "is not registered|model not found|Loading widget|Click to show javascript error"
 )
 
 
@@ -270,7 +270,10 @@ def widget_views(page) -> dict[str, object]:
                 // every ipympl canvas inside must have been sized by its figure (0x0: the view is broken)
                 const blank = view && [...view.querySelectorAll('.jupyter-matplotlib-canvas-div canvas')]
                   .some(cv => !cv.width || !cv.height);
-                if (view && r.width > 4 && r.height > 4 && !blank && !re.test(node.textContent || '')) rendered++;
+                // ipywidgets shows a view it could not build as a sized placeholder (class widget-error)
+                const failed = view && (view.classList.contains('widget-error') || view.querySelector('.widget-error'));
+                if (view && r.width > 4 && r.height > 4 && !blank && !failed && !re.test(node.textContent || ''))
+                  rendered++;
                 else missing.push(`cell ${n + 1} output ${i + 1}: ${(node ? node.textContent : '').slice(0, 120)}`);
               }
             });

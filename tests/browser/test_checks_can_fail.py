@@ -8,6 +8,12 @@ sends widget views that nothing in the page can render. A tiny generated
 notebook showing one slider must then fail :func:`assert_notebook_healthy`
 (the lesson test's check), while the same notebook passes on the normal
 server (so the failure comes from the broken front end, not from the probe).
+
+The other kind of mismatch — a kernel-side widget asking for a version of
+``@jupyter-widgets/controls`` the page does not have — runs on the normal
+server: ipywidgets then draws a sized "Click to show javascript error."
+placeholder, which the checks must not count as a rendered widget (this test
+found that they did, and they were fixed).
 """
 
 from __future__ import annotations
@@ -47,3 +53,29 @@ def test_disabled_widget_manager_is_caught(broken_lab, page):
     assert any("IntSlider(" in p for p in problems(page)), problems(page)
     with pytest.raises(AssertionError, match="probe.ipynb"):
         assert_notebook_healthy(page, "probe.ipynb")
+
+
+FUTURE = (
+    "import ipywidgets as W, traitlets as T\n"
+    "class Future(W.IntSlider):  # a kernel-side widget newer than the page's widget front end\n"
+    '    _model_module_version = T.Unicode("99.0.0").tag(sync=True)\n'
+    '    _view_module_version = T.Unicode("99.0.0").tag(sync=True)\n'
+    'Future(value=3, description="probe")'
+)
+
+
+def test_mismatched_front_end_version_is_caught(lab, page):
+    """The other half of a mismatched front end: the kernel's widget asks for a version of
+    ``@jupyter-widgets/controls`` the page does not have (as with an ipywidgets 9 kernel
+    beside a JupyterLab built for 8). The page can load no view, and the checks must say so."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(FUTURE)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, lab.root / "future.ipynb")
+    open_notebook(page, lab, "future.ipynb")
+    run_all(page, timeout_ms=120_000)
+    wait_idle(page)
+    views = widget_views(page)
+    assert views["declared"] == 1 and views["rendered"] == 0, views  # the sized error placeholder is no view
+    assert any("widget:" in p for p in problems(page)), problems(page)
+    with pytest.raises(AssertionError, match="future.ipynb"):
+        assert_notebook_healthy(page, "future.ipynb")
