@@ -30,7 +30,7 @@ torchvision is installed, otherwise with the explicit per-bin loop of
 Dropout runs in training mode (both sides), everything else in evaluation
 mode. Weights are not copied: they do not change the cost.
 
-Run: ``python -m benchmarks.bench_layers [--quick] [--threads N] [names ...]``
+Run: ``python -m benchmarks.bench_layers [--quick] [--threads N] [--rounds R] [names ...]``
 (``make bench`` runs it with every other ``bench_*.py``).
 """
 
@@ -531,30 +531,35 @@ def _shapes(xs: Sequence[Any]) -> str:
     return ", ".join("×".join(map(str, x.shape)) if isinstance(x, torch.Tensor) and x.ndim else str(x) for x in xs)
 
 
+def _setup(e: Entry, seed: int) -> tuple[Any, nn.Module, list[Any], Any]:
+    """A fresh (dltk layer, PyTorch module, inputs, targets or None) for entry ``e``."""
+    torch.manual_seed(seed)
+    layer = e.make()
+    xs = list(e.inputs())
+    layouts = list(e.layouts) or [None] * len(xs)
+    if hasattr(layer, "setup"):
+        with torch.no_grad():
+            layer.setup(xs, layouts)
+    layer.train(e.train)
+    if hasattr(layer, "fit_normalization") and getattr(layer, "normalization", "none") != "none":
+        layer.fit_normalization(xs[0])
+    ref = e.torch_fn()
+    if not isinstance(ref, nn.Module):
+        ref = _Op(ref)
+    ref.train(e.train)
+    return layer, ref, xs, e.targets() if e.targets is not None else None
+
+
 def measure_one(e: Entry, repeats: int, rounds: int = 3) -> dict[str, Any]:
     """Pairs from ``rounds`` rounds, each with freshly made inputs, layer and module (so no
     one placement of the tensors in memory decides the result), summarized together."""
     pairs: list[Any] = []
     for r in range(rounds):
-        torch.manual_seed(r)
-        layer = e.make()
-        xs = list(e.inputs())
-        layouts = list(e.layouts) or [None] * len(xs)
-        if hasattr(layer, "setup"):
-            with torch.no_grad():
-                layer.setup(xs, layouts)
-        layer.train(e.train)
-        if hasattr(layer, "fit_normalization") and getattr(layer, "normalization", "none") != "none":
-            layer.fit_normalization(xs[0])
-        ref = e.torch_fn()
-        if not isinstance(ref, nn.Module):
-            ref = _Op(ref)
-        ref.train(e.train)
-        t = e.targets() if e.targets is not None else None
+        layer, ref, xs, t = _setup(e, r)
         if t is not None:
-            dl, tf = (lambda: layer.loss(*xs, t)), (lambda: ref(*xs, t))
+            dl, tf = (lambda: layer.loss(*xs, t)), (lambda: ref(*xs, t))  # noqa: B023 - used in this round
         else:
-            dl, tf = (lambda: layer(*xs)), (lambda: ref(*xs))
+            dl, tf = (lambda: layer(*xs)), (lambda: ref(*xs))  # noqa: B023
         with torch.no_grad():
             pairs += compare(dl, tf, repeats)
     m = summarize(pairs)
@@ -569,13 +574,13 @@ def measure_one(e: Entry, repeats: int, rounds: int = 3) -> dict[str, Any]:
     }
 
 
-def measure(names: Sequence[str] = (), repeats: int = 15) -> list[dict[str, Any]]:
+def measure(names: Sequence[str] = (), repeats: int = 15, rounds: int = 3) -> list[dict[str, Any]]:
     rows = []
     for e in entries():
         if names and e.name not in names:
             continue
         try:
-            rows.append(measure_one(e, repeats))
+            rows.append(measure_one(e, repeats, rounds))
         except Exception as err:  # noqa: BLE001 - a layer that cannot be measured is reported, not fatal
             rows.append({"layer": e.name, "error": f"{type(err).__name__}: {err}"})
     return rows
@@ -587,16 +592,17 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         "PyTorch side called as a module; ms: median CPU time per call; dltk/torch: median of paired "
         f"CPU-time ratios of interleaved repeats (wall-time ratio beside). Target dltk/torch ≤ {TARGET}.",
         "",
-        "| layer | input | dltk ms | torch ms | dltk/torch | wall ratio | | note |",
-        "|---|---|---:|---:|---:|---:|---|---|",
+        "| layer | input | dltk ms | torch ms | dltk − torch µs | dltk/torch | wall ratio | | note |",
+        "|---|---|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['layer']} | – | – | – | – | – | | not measured: {r['error']} |")
+            lines.append(f"| {r['layer']} | – | – | – | – | – | – | | not measured: {r['error']} |")
         else:
             ok = "ok" if r["ratio"] <= TARGET else "OVER"
             lines.append(
-                f"| {r['layer']} | {r['input']} | {r['dltk_ms']:.4f} | {r['torch_ms']:.4f} | {r['ratio']:.3f} "
+                f"| {r['layer']} | {r['input']} | {r['dltk_ms']:.4f} | {r['torch_ms']:.4f} "
+                f"| {1e3 * (r['dltk_ms'] - r['torch_ms']):+.1f} | {r['ratio']:.3f} "
                 f"| {r['wall_ratio']:.3f} | {ok} | {r['note']} |"
             )
     ok = [r for r in rows if "ratio" in r]
@@ -621,8 +627,13 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         threads = int(args[k + 1])
         del args[k : k + 2]
     torch.set_num_threads(threads)
+    rounds = 3
+    if "--rounds" in args:  # more rounds: a steadier median (e.g. when judging a change to one layer)
+        k = args.index("--rounds")
+        rounds = int(args[k + 1])
+        del args[k : k + 2]
     names = [a for a in args if not a.startswith("--")]
-    rows = measure(names, repeats=5 if quick else 15)
+    rows = measure(names, repeats=5 if quick else 15, rounds=rounds)
     print(markdown(rows), flush=True)
     return rows
 

@@ -15,10 +15,10 @@ Channel convention (dltk's; MATLAB's internal order is unconfirmed): channel
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
-import torch.nn.functional as F  # noqa: N812
 
 from .base import Layer
 from .output import ClassificationOutputLayer, RegressionOutputLayer
@@ -81,7 +81,8 @@ class RPNSoftmax(Layer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         p = torch.softmax(_pairs(self, x), dim=1)  # (B, 2, A, H, W)
-        self._emit("object_probability", p[:, 0], "BCHW")
+        if self._recorder is not None:
+            self._emit("object_probability", p[:, 0], "BCHW")
         return p.reshape(x.shape)
 
     def description(self) -> str:
@@ -160,7 +161,14 @@ class RPNClassification(ClassificationOutputLayer):
         shape = (B, C // 2, H, W)
         return shape, f"{tuple(shape)} BAHW [MATLAB {H}×{W}×{C // 2}×{B} categorical]"
 
+    def _nll_view(self, y: torch.Tensor, lay: str, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        B, C, H, W = y.shape
+        return y.reshape(B, 2, C // 2, H, W), t  # the _pairs view: class axis second
+
     def loss(self, y: torch.Tensor, targets: Any, lengths: Any = None) -> torch.Tensor:
+        lay = self._plain_layout(y, targets, lengths)
+        if lay is not None and (loss := self._fused_cross_entropy(y, lay, targets)) is not None:
+            return loss  # no recording: the same value, PyTorch's range checks
         lay = self._check_y(y)
         t, mask = self._check_targets(y, lay, targets, lengths)
         return self._cross_entropy(_pairs(self, y), "BCDHW", t, mask, "anchor_loss")
@@ -254,11 +262,12 @@ class RCNNBoxRegression(RegressionOutputLayer):
 
     def loss(self, y: torch.Tensor, targets: Any, lengths: Any = None) -> torch.Tensor:
         lay = self._check_y(y)
-        t, _ = self._check_targets(y, lay, targets)
-        if self._recorder is None:  # plain path: the same per-element values from one fused op
-            total = F.smooth_l1_loss(y, t, reduction="none", beta=1.0).sum(1).sum() / y.shape[0]
-            if not bool(total.isnan()):  # NaN (ignored) targets take the masked path below
+        if self._plain_targets(y, targets, lengths) is not None:  # plain path: one fused op
+            # the ATen op behind F.smooth_l1_loss (reduction 2 = 'sum', beta 1), without its broadcast
+            total = torch.ops.aten.smooth_l1_loss(y, targets, 2, 1.0) / y.shape[0]
+            if not math.isnan(total.item()):  # NaN (ignored) targets take the masked path below
                 return total
+        t, _ = self._check_targets(y, lay, targets)
         valid = ~torch.isnan(t)
         x = torch.where(valid, y - t.nan_to_num(), torch.zeros_like(y))  # (B, 4K)
         ax = x.abs()

@@ -10,6 +10,8 @@ from .base import Layer
 
 __all__ = ["GlobalAveragePooling2d", "GlobalAveragePooling3d", "GlobalMaxPooling2d", "GlobalMaxPooling3d"]
 
+_SPATIAL_DIMS = {2: (-2, -1), 3: (-3, -2, -1)}  # the H, W (and D) axes, counted from the end
+
 
 class GlobalAveragePooling2d(Layer):
     r"""Global average pooling: the mean of every channel over all spatial positions.
@@ -50,7 +52,7 @@ class GlobalAveragePooling2d(Layer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x, self.layouts)
-        return x.mean(dim=tuple(range(-self.n, 0)), keepdim=True)
+        return x.mean(dim=_SPATIAL_DIMS[self.n], keepdim=True)
 
     def description(self) -> str:
         return "Global average pooling" if self.n == 2 else "3-D global average pooling"

@@ -222,7 +222,7 @@ class _Input(Layer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x, self.data_layout, self._sizes())
-        return self._forward_checked(x)
+        return self._normalize(x) if self._recorder is None else self._forward_checked(x)
 
     def _forward_checked(self, x: torch.Tensor) -> torch.Tensor:
         """Normalize an input that passed :meth:`_check_input`; emit the signals."""
@@ -355,6 +355,8 @@ class SequenceInput(_Input):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         self._check_input(x, self.data_layout, self._sizes())
+        if lengths is None and self._recorder is None and x.shape[1] >= self.min_length:
+            return self._normalize(x)  # the plain path
         short = x.shape[1] if lengths is None else int(torch.as_tensor(lengths).min())
         if short < self.min_length:
             raise LayerInputError(

@@ -111,7 +111,8 @@ class _ChannelAffine(Layer):
         lay = self._check_input(x, NORM_LAYOUTS, {"C": known})
         if self.scale is None:
             self._materialize(int(x.shape[lay.index("C")]), x.dtype, x.device)
-        self._last_layout = lay
+        if self.__dict__.get("_last_layout") != lay:  # (nn.Module attribute writes are slow: only on change)
+            self._last_layout = lay
         return lay
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any) -> None:

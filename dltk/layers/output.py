@@ -17,6 +17,11 @@ Conventions shared by every layer in this file:
   divided by their number. Without padding that is MATLAB's ``… / (N·S)``
   (N observations, S time steps); with padding it is the loss of the batch of
   all real time steps, as if the sequences had not been padded.
+* Without a recording (and without padding), ``loss`` takes a lean path:
+  the same value from fused PyTorch ops (``nll_loss``, ``gather``), whose own
+  index checks catch bad class indices; the clear dltk error follows when
+  they raise. CUDA targets are checked first (there a bad index is a
+  device-side assert).
 
 Custom output layers subclass :class:`ClassificationOutputLayer` or
 :class:`RegressionOutputLayer` and write ``loss`` (see ``output_custom.py``).
@@ -25,8 +30,9 @@ Custom output layers subclass :class:`ClassificationOutputLayer` or
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import numpy as np
 import torch
@@ -49,8 +55,17 @@ __all__ = [
 ]
 
 
+_EPS = {dt: torch.finfo(dt).eps for dt in (torch.float16, torch.bfloat16, torch.float32, torch.float64)}
+
+
 def _eps(y: torch.Tensor) -> float:
-    return torch.finfo(y.dtype).eps
+    return _EPS.get(y.dtype) or torch.finfo(y.dtype).eps
+
+
+#: ``nll_loss``'s ``ignore_index`` where no label may be ignored: −1 and −100 must raise.
+#: Not −2**63: float → int64 conversion gives that for NaN and ±Inf (x86), so
+#: ``targets.long()`` of NaN labels would be ignored silently; no conversion gives this one.
+_NO_IGNORE = -(2**63) + 1
 
 
 def check_classes(where: str, value: Any) -> list[str] | str:
@@ -244,8 +259,11 @@ class ClassificationOutputLayer(OutputLayer):
     # ------------------------------------------------------------- targets
     def _targets_shape(self, y: torch.Tensor, lay: str) -> tuple[int, ...]:
         """The shape the targets of ``y`` must have: ``y``'s without the class axis."""
+        ys = y.shape
+        if lay[1] == "C":  # BC, BCHW, BCDHW (the common case, kept cheap)
+            return (ys[0], *ys[2:])
         c = lay.index("C")
-        return y.shape[:c] + y.shape[c + 1 :]
+        return (*ys[:c], *ys[c + 1 :])
 
     def _targets_spec(self, y: torch.Tensor, lay: str) -> tuple[tuple[int, ...], str]:
         shape = tuple(self._targets_shape(y, lay))
@@ -286,24 +304,140 @@ class ClassificationOutputLayer(OutputLayer):
             mask = defined if mask is None else mask & defined
         return t, mask
 
-    def one_hot(self, y: torch.Tensor, targets: Any, lengths: Any = None) -> tuple[str, torch.Tensor]:
+    def one_hot(self, y: torch.Tensor, targets: Any, lengths: Any = None, *, with_mask: bool = False) -> tuple:
         """MATLAB's ``T`` for ``y``: one-hot targets of ``y``'s shape and dtype.
 
         Ignored entries (padded steps, label −1) are all-zero. Returns
-        ``(layout, T)``; a custom layer's ``loss`` starts with this.
+        ``(layout, T)``, or ``(layout, T, mask)`` with ``with_mask=True``
+        (``mask``: bool, shaped like the targets, True where the entry counts;
+        None when every entry counts); a custom layer's ``loss`` starts with this.
         """
-        lay = self._check_y(y)
-        t, mask = self._check_targets(y, lay, targets, lengths)
-        T = F.one_hot(t.clamp(min=0), self._num_classes).to(y.dtype).movedim(-1, lay.index("C"))
-        if mask is not None:
-            T = T * mask.unsqueeze(lay.index("C")).to(y.dtype)
-        return lay, T
+        lay = self._plain_layout(y, targets, lengths)
+        T = None if lay is None else self._plain_one_hot(y, lay, targets)
+        mask = None
+        if T is None:
+            lay = self._check_y(y)
+            t, mask = self._check_targets(y, lay, targets, lengths)
+            T = F.one_hot(t.clamp(min=0), self._num_classes).to(y.dtype).movedim(-1, lay.index("C"))
+            if mask is not None:
+                T = T * mask.unsqueeze(lay.index("C")).to(y.dtype)
+        return (lay, T, mask) if with_mask else (lay, T)
 
-    def class_weight_vector(self, y: torch.Tensor) -> torch.Tensor:
-        """Class weights as a (K,) tensor on ``y``'s device and dtype (ones for ``'none'``)."""
-        if self.class_weights is None:
-            return torch.ones(self._num_classes, dtype=y.dtype, device=y.device)
-        return self.class_weights.to(device=y.device, dtype=y.dtype)
+    def class_weight_vector(self, y: torch.Tensor, divisor: int = 1) -> torch.Tensor:
+        """Class weights as a (K,) tensor on ``y``'s device and dtype (ones for ``'none'``).
+
+        Divided by ``divisor`` (in float64, before the conversion) when given.
+        Cached per dtype, device and divisor; a new or modified
+        ``class_weights`` tensor (identity or in-place version) is converted again.
+        """
+        w, c = self.class_weights, self.__dict__.get("_weight_cache")
+        key = (None if w is None else w._version, divisor, y.dtype)
+        if c is not None and c[0] is w and c[1] == key and c[2] == y.device:
+            return c[3]
+        v = torch.ones(self._num_classes, dtype=torch.float64) if w is None else w
+        v = (v / divisor if divisor != 1 else v).to(device=y.device, dtype=y.dtype)
+        self.__dict__["_weight_cache"] = (w, key, y.device, v)
+        return v
+
+    # ------------------------------------------------------------- plain path
+    def _plain_layout(self, y: Any, targets: Any, lengths: Any) -> str | None:
+        """``y``'s checked layout when the lean plain path may take ``targets`` unchecked, else None.
+
+        The plain path (no recording, no padding, int64 targets of the right
+        shape on the CPU like ``y``) leaves the range check to the fused
+        PyTorch op, which raises on a bad class index (``nll_loss``,
+        ``gather``, ``scatter_``); :meth:`_bad_targets` then raises the clear
+        error. Other targets go through :meth:`_check_targets` first, CUDA ones
+        too: there a bad index is a device-side assert that spoils the context.
+        The last accepted (shapes, dtype, layout) is kept: a training loop
+        feeding the same shapes skips re-checking them.
+        """
+        if (
+            self._recorder is not None
+            or lengths is not None
+            or not isinstance(targets, torch.Tensor)
+            or not isinstance(y, torch.Tensor)
+            or targets.dtype is not torch.long
+            or not (targets.is_cpu and y.is_cpu)
+        ):
+            return None
+        seen = self.__dict__.get("_plain_seen")
+        if seen is not None and seen[0] == (y.shape, targets.shape, y.dtype, self.input_layout, self._num_classes):
+            return seen[1]
+        lay = self._check_y(y)
+        if targets.shape != self._targets_shape(y, lay):
+            return None
+        self.__dict__["_plain_seen"] = ((y.shape, targets.shape, y.dtype, self.input_layout, self._num_classes), lay)
+        return lay
+
+    def _bad_targets(self, y: torch.Tensor, lay: str, targets: torch.Tensor, err: Exception) -> NoReturn:
+        """Raise the clear error for targets a fused op refused (``err`` itself if they pass the check)."""
+        self._check_targets(y, lay, targets)
+        raise err
+
+    def _plain_one_hot(self, y: torch.Tensor, lay: str, t: torch.Tensor) -> torch.Tensor | None:
+        """Plain-path :meth:`one_hot` when every target is a class index 0…K−1; else None (checked path)."""
+        c = lay.index("C")
+        try:  # 1 at each target's class: scatter_ raises on −1 and out-of-range indices
+            return torch.zeros_like(y).scatter_(c, t.unsqueeze(c), 1.0)
+        except RuntimeError:  # the checked path ignores −1 where allowed, else raises the clear error
+            return None
+
+    def _nll_view(self, y: torch.Tensor, lay: str, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``y`` and ``t`` with the class axis where ``nll_loss`` wants it (second)."""
+        if lay == "BTC":
+            return y.reshape(-1, y.shape[2]), t.reshape(-1)  # (B·T, K), (B·T,)
+        return y, t
+
+    def _fused_cross_entropy(self, y: torch.Tensor, lay: str, t: torch.Tensor) -> torch.Tensor | None:
+        """Plain-path value of :meth:`_cross_entropy`, with PyTorch's own range checks.
+
+        One fused ``nll_loss`` on ln max(Y, ε): ``'mean'`` divides by the
+        number of counted entries inside the op; with class weights, ``'sum'``
+        (divided by N·S through the weights, or by the labelled count). With
+        −1 labels and more than 2 classes, :meth:`_gathered_cross_entropy`
+        is cheaper. None when ``'mean'`` gives NaN (no labelled entry, or NaN
+        in ``y``): the checked path decides.
+        """
+        yy, tt = (y, t) if lay == "BC" else self._nll_view(y, lay, t)
+        grad = torch.is_grad_enabled() and y.requires_grad  # else: in place on fresh copies
+        undefined, w = self.accepts_undefined, self.class_weights
+        if undefined and yy.shape[1] > 2:
+            return self._gathered_cross_entropy(y, lay, t, yy, tt, grad)
+        logp = torch.log(yy.clamp_min(_eps(y))) if grad else yy.clamp_min(_eps(y)).log_()
+        try:
+            if w is None:
+                loss = F.nll_loss(logp, tt, ignore_index=-1 if undefined else _NO_IGNORE)
+            elif not undefined:  # Σ (w_t / N·S)(−ln Y_t): weighted 'mean' would divide by Σ w_t
+                w = self.class_weight_vector(y, t.numel())
+                return F.nll_loss(logp, tt, weight=w, ignore_index=_NO_IGNORE, reduction="sum")
+            else:
+                loss = F.nll_loss(logp, tt, weight=self.class_weight_vector(y), ignore_index=-1, reduction="sum")
+                return loss / (tt >= 0).sum().clamp_min(1)
+        except (IndexError, RuntimeError) as err:
+            self._bad_targets(y, lay, t, err)
+        return None if undefined and math.isnan(loss.item()) else loss
+
+    def _gathered_cross_entropy(
+        self, y: torch.Tensor, lay: str, t: torch.Tensor, yy: torch.Tensor, tt: torch.Tensor, grad: bool
+    ) -> torch.Tensor:
+        """ln max(Y, ε) of the true class only (``gather`` raises on an index ≥ K), after one
+        ``min`` of the targets that finds −1 labels (masked) and smaller ones (errors)."""
+        lowest = int(tt.min())  # plain path: CPU only, no device sync
+        if lowest < -1:
+            self._bad_targets(y, lay, t, RuntimeError(f"class index {lowest}"))
+        k = tt if lowest >= 0 else tt.clamp(min=0)
+        try:
+            p = yy.gather(1, k.unsqueeze(1))  # (N, 1, …): Y at the true class
+        except RuntimeError as err:
+            self._bad_targets(y, lay, t, err)
+        lnp = torch.log(p.clamp_min(_eps(y))) if grad else p.clamp_min_(_eps(y)).log_()
+        if self.class_weights is not None:
+            lnp = lnp * self.class_weight_vector(y)[k.unsqueeze(1)]
+        if lowest >= 0:  # every entry labelled
+            return -lnp.mean()
+        labelled = (tt >= 0).unsqueeze(1)
+        return -(lnp * labelled).sum() / labelled.sum().clamp_min(1)
 
     # -------------------------------------------------------------- labels
     def predict_labels(self, y: torch.Tensor) -> torch.Tensor:
@@ -383,8 +517,8 @@ class RegressionOutputLayer(OutputLayer):
     ResponseNames = matlab_property("response_names")
 
     def _check_y(self, y: Any) -> str:
-        n = len(self.response_names) or None
-        return self._check_input(y, self.y_layouts, {"C": n})
+        n = len(self.response_names)
+        return self._check_input(y, self.y_layouts, {"C": n} if n else None)
 
     def _check_targets(
         self, y: torch.Tensor, lay: str, targets: Any, lengths: Any = None
@@ -400,6 +534,20 @@ class RegressionOutputLayer(OutputLayer):
         if t.shape != y.shape:
             raise self._target_fail(expected(), t, "wrong shape")
         return t.to(device=y.device, dtype=y.dtype), self._step_mask(y, lay, lengths)
+
+    def _plain_targets(self, y: torch.Tensor, targets: Any, lengths: Any) -> torch.Tensor | None:
+        """``targets`` when the plain path (no recording, no padding) may use them as they are:
+        a tensor of ``y``'s shape, dtype and device; else None (:meth:`_check_targets`)."""
+        if (
+            self._recorder is None
+            and lengths is None
+            and isinstance(targets, torch.Tensor)
+            and targets.dtype == y.dtype
+            and targets.device == y.device
+            and targets.shape == y.shape
+        ):
+            return targets
+        return None
 
     def _responses_text(self, loss_name: str) -> str:
         r = self.response_names
@@ -487,6 +635,9 @@ class Classification(ClassificationOutputLayer):
     matlab_options = {"Classes": "classes", "ClassWeights": "class_weights"}
 
     def loss(self, y: torch.Tensor, targets: Any, lengths: Any = None) -> torch.Tensor:
+        lay = self._plain_layout(y, targets, lengths)
+        if lay is not None:  # no recording, no padding: the same value from one fused nll_loss
+            return self._fused_cross_entropy(y, lay, targets)
         lay = self._check_y(y)
         t, mask = self._check_targets(y, lay, targets, lengths)
         return self._cross_entropy(y, lay, t, mask, "step_loss")
@@ -560,6 +711,10 @@ class Regression(RegressionOutputLayer):
 
     def loss(self, y: torch.Tensor, targets: Any, lengths: Any = None) -> torch.Tensor:
         lay = self._check_y(y)
+        t = self._plain_targets(y, targets, lengths)
+        if t is not None:  # plain path: Σ (Y − T)² in one fused op, / 2·N·S
+            n = y.shape[0] if lay not in ("BC", "BTC") else y.numel() // y.shape[-1]
+            return F.mse_loss(y, t, reduction="sum") / (2 * n)
         t, mask = self._check_targets(y, lay, targets, lengths)
         err = y - t  # shape of y
         if mask is not None:
@@ -638,6 +793,9 @@ class PixelClassification(ClassificationOutputLayer):
     matlab_options = {"Classes": "classes", "ClassWeights": "class_weights"}
 
     def loss(self, y: torch.Tensor, targets: Any, lengths: Any = None) -> torch.Tensor:
+        lay = self._plain_layout(y, targets, lengths)
+        if lay is not None and (loss := self._fused_cross_entropy(y, lay, targets)) is not None:
+            return loss  # no recording: the same value, PyTorch's range checks
         lay = self._check_y(y)
         t, mask = self._check_targets(y, lay, targets, lengths)
         return self._cross_entropy(y, lay, t, mask, "pixel_loss")
@@ -713,14 +871,8 @@ class DicePixelClassification(ClassificationOutputLayer):
         super().__init__(classes, name=name)
 
     def loss(self, y: torch.Tensor, targets: Any, lengths: Any = None) -> torch.Tensor:
-        lay = self._check_y(y)
-        t, mask = self._check_targets(y, lay, targets, lengths)
-        T = F.one_hot(t.clamp(min=0), self._num_classes).to(y.dtype).movedim(-1, 1)  # (B, K, H, W)
-        if mask is None:  # every pixel labelled
-            Y = y
-        else:
-            m = mask.unsqueeze(1).to(y.dtype)  # (B, 1, H, W)
-            Y, T = y * m, T * m
+        lay, T, mask = self.one_hot(y, targets, lengths, with_mask=True)  # (B, K, H, W), 0 at undefined pixels
+        Y = y if mask is None else y * mask.unsqueeze(1)  # undefined pixels removed from Y too
         px = tuple(range(2, y.ndim))
         area = T.sum(px)  # (B, K)
         w = torch.where(area > 0, 1.0 / area.clamp(min=1) ** 2, torch.zeros_like(area))
@@ -733,7 +885,7 @@ class DicePixelClassification(ClassificationOutputLayer):
                 self._emit(k, v, "BC")
             self._emit("dice", dice, "B")
             self._emit("loss", per, "B")
-        self._emit_labels(y, lay, t, mask)
+            self._emit_labels(y, lay, *self._check_targets(y, lay, targets, lengths))
         return per.mean()
 
     def description(self) -> str:
@@ -815,9 +967,19 @@ class FocalLoss(ClassificationOutputLayer):
     Gamma = matlab_property("gamma")
 
     def loss(self, y: torch.Tensor, targets: Any, lengths: Any = None) -> torch.Tensor:
+        lay = self._plain_layout(y, targets, lengths)
+        if lay is not None:  # plain path, every label defined: gather raises on −1 and bad indices
+            c = lay.index("C")
+            try:
+                p = y.gather(c, targets.unsqueeze(c))  # the class axis kept, of size 1
+            except RuntimeError:  # −1 labels (masked below) or a bad index (clear error below)
+                p = None
+            if p is not None:  # Σ (1 − p)^γ ln max(p, ε) · (−α / count)
+                mod = (1 - p).clamp_min(0) ** self.gamma
+                return torch.xlogy(mod, p.clamp_min(_eps(y))).sum() * (-self.alpha / targets.numel())
         lay = self._check_y(y)
-        t, mask = self._check_targets(y, lay, targets, lengths)
         c = lay.index("C")
+        t, mask = self._check_targets(y, lay, targets, lengths)
         k = t if mask is None else t.clamp(min=0)  # without a mask there is no −1 label
         p = y.gather(c, k.unsqueeze(c)).squeeze(c)  # probability of the true class
         ce = -torch.log(p.clamp(min=_eps(y)))

@@ -80,6 +80,9 @@ class WeightedClassification(ClassificationOutputLayer):
         self.Description = "Weighted cross entropy"
 
     def loss(self, y: torch.Tensor, targets: Any, lengths: Any = None) -> torch.Tensor:
+        lay = self._plain_layout(y, targets, None)
+        if lay is not None:  # plain path: the same value from one fused nll_loss
+            return self._fused_cross_entropy(y, lay, targets)
         _, T = self.one_hot(y, targets)  # (B, K), like y
         W = self.class_weight_vector(y)  # (K,)
         per_obs = -(W * T * torch.log(y.clamp(min=torch.finfo(y.dtype).eps))).sum(1)  # (B,)
@@ -139,6 +142,8 @@ class SSEClassification(ClassificationOutputLayer):
 
     def loss(self, y: torch.Tensor, targets: Any, lengths: Any = None) -> torch.Tensor:
         _, T = self.one_hot(y, targets)  # (B, K)
+        if self._recorder is None:  # plain path: no per-observation sums
+            return ((y - T) ** 2).sum() / y.shape[0]
         sq = (y - T) ** 2
         per_obs = sq.sum(1)  # (B,)
         self._emit("squared_error", sq, "BC")
@@ -197,6 +202,8 @@ class MAERegression(RegressionOutputLayer):
 
     def loss(self, y: torch.Tensor, targets: Any, lengths: Any = None) -> torch.Tensor:
         lay = self._check_y(y)
+        if self._plain_targets(y, targets, None) is not None:  # plain path: the mean over N·R at once
+            return (y - targets).abs().mean()
         t, _ = self._check_targets(y, lay, targets)
         R = y.shape[1]
         abs_err = (y - t).abs()  # (B, R)
@@ -279,8 +286,8 @@ class TverskyPixelClassification(ClassificationOutputLayer):
     Beta = matlab_property("beta")
 
     def loss(self, y: torch.Tensor, targets: Any, lengths: Any = None) -> torch.Tensor:
-        _, T = self.one_hot(y, targets)  # (B, K, H, W); zeros at undefined pixels
-        Y = y * T.sum(1, keepdim=True)  # drop undefined pixels from Y as well
+        _, T, mask = self.one_hot(y, targets, with_mask=True)  # (B, K, H, W); zeros at undefined pixels
+        Y = y if mask is None else y * mask.unsqueeze(1)  # drop undefined pixels from Y as well
         px = tuple(range(2, y.ndim))
         TP = (Y * T).sum(px)  # (B, K)
         FP = (Y * (1 - T)).sum(px)
