@@ -21,6 +21,10 @@ The ratio is the median over all repeats of dltk block / adjacent torch block
 wall time, not CPU time); the wall ratio is shown beside it. One thread by
 default (``--threads N`` to change): the table compares per-layer cost, and
 idle OpenMP workers spinning on a shared 2-core machine add noise to CPU time.
+glibc is asked to keep freed memory in the process (``mallopt``), as a long
+training run does: otherwise whether an output lands on fresh pages — hundreds
+of page faults for a 2 MB tensor — depends on the allocation history, not on
+the code measured.
 Target: ≤ 1.05 per layer.
 
 ``roiMaxPooling2dLayer`` is compared with ``torchvision.ops.roi_pool`` when
@@ -618,6 +622,20 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _keep_freed_memory() -> bool:
+    """Ask glibc to keep freed memory (no trimming, no mmap for big blocks), as in one long
+    training process; otherwise whether a call's output lands on fresh pages (hundreds of page
+    faults for a 2 MB tensor) depends on the allocation history, not on the code measured.
+    False where that is not glibc."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(-1, 1 << 30)) and bool(libc.mallopt(-3, 1 << 30))  # M_TRIM_, M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     args = list(argv or [])
     quick = "--quick" in args
@@ -627,6 +645,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         threads = int(args[k + 1])
         del args[k : k + 2]
     torch.set_num_threads(threads)
+    kept = _keep_freed_memory()
     rounds = 3
     if "--rounds" in args:  # more rounds: a steadier median (e.g. when judging a change to one layer)
         k = args.index("--rounds")
@@ -635,6 +654,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     names = [a for a in args if not a.startswith("--")]
     rows = measure(names, repeats=5 if quick else 15, rounds=rounds)
     print(markdown(rows), flush=True)
+    if not kept:
+        print("(glibc mallopt not available: page faults of fresh memory may add noise)")
     return rows
 
 

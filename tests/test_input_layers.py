@@ -106,3 +106,31 @@ def test_roi_rows() -> None:
     assert ex.shape == (3, 5) and ex[:, 0].tolist() == [0, 1, 2]
     with pytest.raises(LayerInputError, match="roiInputLayer 'rois'"):
         roi(torch.ones(3, 4))
+
+
+def test_normalization_follows_statistics_changed_in_place_or_replaced() -> None:
+    """zscore/rescale run as one cached affine map a·x + b; it must follow every change of
+    the statistics and keep MATLAB's formula (float64 reference, atol 1e-12; float32 1e-6)."""
+    x = torch.randn(5, 3, dtype=torch.float64)
+    mu, sd = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64)
+    layer = dltk.featureInputLayer(3, Normalization="zscore", Mean=mu.tolist(), StandardDeviation=sd.tolist())
+    torch.testing.assert_close(layer(x), (x - mu) / sd, atol=1e-12, rtol=0)
+    torch.testing.assert_close(layer(x.float()), ((x - mu) / sd).float(), atol=1e-6, rtol=0)
+    layer.mean.mul_(2)  # in place
+    torch.testing.assert_close(layer(x), (x - 2 * mu) / sd, atol=1e-12, rtol=0)
+    data = torch.randn(50, 3, dtype=torch.float64) * 3 + 1
+    layer.fit_normalization(data)  # replaced
+    torch.testing.assert_close(layer(x), (x - data.mean(0)) / data.std(0), atol=1e-12, rtol=0)
+    lo, hi = torch.tensor([-1.0, 0.0, 2.0], dtype=torch.float64), torch.tensor([1.0, 4.0, 3.0], dtype=torch.float64)
+    sym = dltk.featureInputLayer(3, Normalization="rescale-symmetric", Min=lo.tolist(), Max=hi.tolist())
+    torch.testing.assert_close(sym(x), 2 * (x - lo) / (hi - lo) - 1, atol=1e-12, rtol=0)
+    one = dltk.featureInputLayer(3, Normalization="rescale-zero-one", Min=lo.tolist(), Max=hi.tolist())
+    torch.testing.assert_close(one(x), (x - lo) / (hi - lo), atol=1e-12, rtol=0)
+
+
+def test_zero_standard_deviation_gives_matlabs_division() -> None:
+    """A zero σ divides by zero as MATLAB does (±inf, NaN at x = μ), not an affine map's NaN."""
+    layer = dltk.featureInputLayer(2, Normalization="zscore", Mean=[0.0, 1.0], StandardDeviation=[0.0, 1.0])
+    y = layer(torch.tensor([[2.0, 3.0], [-1.0, 1.0], [0.0, 1.0]]))
+    assert y[:, 0].tolist()[:2] == [float("inf"), float("-inf")] and torch.isnan(y[2, 0])
+    assert y[:, 1].tolist() == [2.0, 0.0, 0.0]
