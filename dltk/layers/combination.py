@@ -389,14 +389,15 @@ class WeightedAddition(Layer):
                 f"weightedAdditionLayer '{self.label}': expected {self.num_inputs} inputs, got {len(xs)}."
             )
         lay = self._check_input(xs[0], ANY_LAYOUT)
-        y = None
-        for i, x in enumerate(xs):
+        for i, x in enumerate(xs):  # check every input before computing anything
             if not isinstance(x, torch.Tensor) or x.shape != xs[0].shape or not x.is_floating_point():
                 self._check_input(x, lay)  # a clear error for a non-tensor, another rank or dtype
                 raise LayerInputError(
                     f"weightedAdditionLayer '{self.label}': inputs must have the same size; "
                     f"in1 is {tuple(xs[0].shape)} but in{i + 1} is {tuple(x.shape)} ({lay})."
                 )
+        y = None
+        for i, x in enumerate(xs):
             weighted = self.Weights[0, i] * x
             self._emit(self.signals[i], weighted, lay)
             y = weighted if y is None else y + weighted

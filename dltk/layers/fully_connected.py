@@ -14,6 +14,8 @@ from .base import Layer, matlab_property
 
 __all__ = ["FullyConnected"]
 
+_LAYOUTS = ("BC", "BTC", "BCHW", "BCDHW")  # features, sequences, images, volumes
+
 
 class FullyConnected(Layer):
     r"""Fully connected layer: multiply by a weight matrix, add a bias.
@@ -196,19 +198,22 @@ class FullyConnected(Layer):
         return "BTC" if input_layouts and input_layouts[0] == "BTC" else "BC"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        known = None if self.input_size == "auto" else self.input_size
+        w = self._parameters["weight"]
+        image = isinstance(x, torch.Tensor) and x.dim() > 3
         # a known InputSize is the C of features/sequences; images are checked after flattening
-        sizes = {"C": known} if self.weight is not None and x.ndim <= 3 else None
-        lay = self._check_input(x, ("BC", "BTC", "BCHW", "BCDHW"), sizes)
-        if lay in ("BCHW", "BCDHW"):
+        self._check_input(x, _LAYOUTS, {"C": self.input_size} if w is not None and not image else None)
+        if image:
             # MATLAB column-major flatten: height fastest, then width, (depth,) channel
             x = x.transpose(-1, -2).reshape(x.shape[0], -1)  # (B, InputSize)
-        if self.weight is None:
+            if w is not None and x.shape[-1] != self.input_size:
+                raise self._fail(
+                    f"an input of InputSize {self.input_size}", x, f"{x.shape[-1]} values per observation"
+                )
+        if w is None:
             self._materialize(x.shape[-1], x.dtype, x.device)
-        elif x.shape[-1] != self.input_size:
-            raise self._fail(f"an input of InputSize {self.input_size}", x, f"{x.shape[-1]} values per observation")
+            w = self._parameters["weight"]
         if self._recorder is None:
-            return F.linear(x, self.weight, self.bias)
+            return F.linear(x, w, self._parameters["bias"])
         self._emit("input_flat", x, "BTC" if x.ndim == 3 else "BC")
         pre = F.linear(x, self.weight)  # (B, O) or (B, T, O)
         self._emit("pre_bias", pre, "BTC" if x.ndim == 3 else "BC")

@@ -27,9 +27,12 @@ __all__ = ["BatchNormalization", "GroupNormalization", "CrossChannelNormalizatio
 NORM_LAYOUTS = ("BC", "BTC", "BCHW", "BCDHW", "BTCHW")
 
 
+_TIME_FIRST = ("BTC", "BTCHW")  # layouts whose channel axis is not the second
+
+
 def channels_second(x: torch.Tensor, lay: str) -> torch.Tensor:
     """View ``x`` as (B, C, …) for torch's norms: BTC -> (B, C, T), BTCHW -> (B, C, T, H, W)."""
-    return x.transpose(1, 2) if lay in ("BTC", "BTCHW") else x
+    return x.transpose(1, 2) if lay in _TIME_FIRST else x
 
 
 def _matlab_stat_shape(lay: str | None, c: int) -> tuple[int, ...]:
@@ -310,7 +313,8 @@ class BatchNormalization(_ChannelAffine):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lay = self._prepare(x)
-        xc = channels_second(x, lay)  # (B, C, …)
+        t = lay in _TIME_FIRST
+        xc = x.transpose(1, 2) if t else x  # (B, C, …)
         if self.training and xc.numel() // xc.shape[1] < 2:
             raise self._fail(
                 "more than one value per channel in training mode",
@@ -328,8 +332,9 @@ class BatchNormalization(_ChannelAffine):
                 self.mean_decay,
                 self.epsilon,
             )
-            return channels_second(y, lay)
-        return channels_second(self._explicit(xc, lay), lay)
+            return y.transpose(1, 2) if t else y
+        y = self._explicit(xc, lay)
+        return y.transpose(1, 2) if t else y
 
     def _explicit(self, xc: torch.Tensor, lay: str) -> torch.Tensor:
         """The formula step by step, with signals (and decays that differ)."""

@@ -123,6 +123,12 @@ class ROIMaxPooling2d(Layer):
             )
         if roi.numel() and not bool(torch.isfinite(roi).all()):
             raise LayerInputError(f"{self.matlab_name} '{self.label}': expected finite 'roi' rows, got NaN or Inf.")
+        if roi.numel() and not bool((roi[:, 3:] > 0).all()):  # (a region not from roiInputLayer is checked too)
+            k = int((roi[:, 3:] <= 0).any(1).nonzero()[0, 0])
+            raise LayerInputError(
+                f"{self.matlab_name} '{self.label}': expected positive widths and heights in 'roi' "
+                f"(columns 4 and 5), got {roi[k, 3:].tolist()} in row {k}."
+            )
         B, C, H, W = x.shape
         oh, ow = self.output_size
         r = roi.round().long()  # round half to even, as Python's round()

@@ -165,6 +165,7 @@ CASES = [
         bad_inputs=[
             ([torch.randn(2, 2, 7, 8), torch.zeros(3, 4)], "(R, 5)"),
             ([torch.randn(2, 2, 7, 8), torch.tensor([[2.0, 1, 1, 2, 2]])], "batch indices"),
+            ([torch.randn(2, 2, 7, 8), torch.tensor([[0.0, 1, 1, 2, 2], [1.0, 1, 1, 0, 2]])], "positive widths"),
         ],
     ),
 ]
