@@ -206,9 +206,7 @@ class FullyConnected(Layer):
             # MATLAB column-major flatten: height fastest, then width, (depth,) channel
             x = x.transpose(-1, -2).reshape(x.shape[0], -1)  # (B, InputSize)
             if w is not None and x.shape[-1] != self.input_size:
-                raise self._fail(
-                    f"an input of InputSize {self.input_size}", x, f"{x.shape[-1]} values per observation"
-                )
+                raise self._fail(f"an input of InputSize {self.input_size}", x, f"{x.shape[-1]} values per observation")
         if w is None:
             self._materialize(x.shape[-1], x.dtype, x.device)
             w = self._parameters["weight"]
