@@ -76,8 +76,12 @@ class _Combination(Layer):
                 )
         return lay
 
-    def _cat(self, xs: Sequence[torch.Tensor], axis: str) -> torch.Tensor:
-        """``torch.cat`` along ``axis`` of checked inputs.
+    def cat_axis(self, layout: str) -> int:
+        """The dltk axis the concatenation layers join ``layout`` data along."""
+        raise NotImplementedError
+
+    def _cat(self, xs: Sequence[torch.Tensor]) -> torch.Tensor:
+        """``torch.cat`` of checked inputs along :meth:`cat_axis`.
 
         The common case checks ``in1`` and that every input is a non-empty floating-point
         tensor; ``torch.cat`` itself compares the ranks and the other sizes, and when it
@@ -85,18 +89,26 @@ class _Combination(Layer):
         """
         if len(xs) == self.num_inputs and isinstance(xs[0], torch.Tensor):
             lay = self._check_input(xs[0], ANY_LAYOUT)
+            axes = self.__dict__.setdefault("_cat_axes", {})  # (layout, dim option) -> axis
+            axis = axes.get((lay, self.__dict__.get("dim")))
+            if axis is None:
+                axis = axes[lay, self.__dict__.get("dim")] = self.cat_axis(lay)
             for x in xs:
                 if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel()):
                     break
             else:
-                self._emit_inputs(xs, lay)
+                if self._recorder is not None:
+                    self._emit_inputs(xs, lay)
                 try:
-                    return torch.cat(xs, dim=lay.index(axis))
+                    return torch.cat(xs, dim=axis)
                 except RuntimeError:
                     pass
-        lay = self._check_all(xs, ignore_axis=axis)  # raises the clear error
+        self._check_count(xs)
+        lay0 = self._check_input(xs[0], ANY_LAYOUT)
+        axis = self.cat_axis(lay0)
+        lay = self._check_all(xs, ignore_axis=lay0[axis])  # raises the clear error
         self._emit_inputs(xs, lay)
-        return torch.cat(xs, dim=lay.index(axis))
+        return torch.cat(xs, dim=axis)
 
     def _emit_inputs(self, xs: Sequence[torch.Tensor], lay: str) -> None:
         if self._recorder is not None:
@@ -146,7 +158,10 @@ class Addition(_Combination):
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         lay = self._check_all(xs)
-        self._emit_inputs(xs, lay)
+        if self._recorder is not None:
+            self._emit_inputs(xs, lay)
+        if len(xs) == 2:
+            return torch.add(xs[0], xs[1])
         y = xs[0]
         for x in xs[1:]:
             y = y + x
@@ -193,7 +208,10 @@ class Multiplication(_Combination):
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         lay = self._check_all(xs)
-        self._emit_inputs(xs, lay)
+        if self._recorder is not None:
+            self._emit_inputs(xs, lay)
+        if len(xs) == 2:
+            return torch.mul(xs[0], xs[1])
         y = xs[0]
         for x in xs[1:]:
             y = y * x
@@ -240,8 +258,11 @@ class DepthConcatenation(_Combination):
     def __init__(self, num_inputs: int = 2, *, name: str = "") -> None:
         super().__init__(num_inputs, name)
 
+    def cat_axis(self, layout: str) -> int:
+        return layout.index("C")
+
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        return self._cat(xs, "C")
+        return self._cat(xs)
 
     def description(self) -> str:
         return f"Depth concatenation of {self.num_inputs} inputs"
@@ -301,6 +322,9 @@ class Concatenation(_Combination):
     def Dim(self) -> int:  # noqa: N802
         return self.dim
 
+    def cat_axis(self, layout: str) -> int:
+        return self.torch_axis(layout)
+
     def torch_axis(self, layout: str) -> int:
         """The dltk axis that MATLAB dimension ``dim`` means for data in ``layout``."""
         order = _MATLAB_ORDER[layout]  # MATLAB's axis order, e.g. 'HWCB' for BCHW
@@ -314,13 +338,7 @@ class Concatenation(_Combination):
         return layout.index(order[self.dim - 1])
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        self._check_count(xs)
-        lay0 = self._check_input(xs[0], ANY_LAYOUT)
-        axis = self.__dict__.get("_axes", {}).get(lay0)
-        if axis is None:  # worked out once per layout
-            axis = self.torch_axis(lay0)
-            self.__dict__.setdefault("_axes", {})[lay0] = axis
-        return self._cat(xs, lay0[axis])
+        return self._cat(xs)
 
     def description(self) -> str:
         return f"Concatenation of {self.num_inputs} inputs along dimension {self.dim}"

@@ -110,9 +110,9 @@ class _ChannelAffine(Layer):
 
     def _prepare(self, x: torch.Tensor) -> str:
         """Check the input, create the learnables on first call; return the layout."""
-        known = None if self.num_channels == "auto" else self.num_channels
-        lay = self._check_input(x, NORM_LAYOUTS, {"C": known})
-        if self.scale is None:
+        known = self._parameters["scale"] is not None  # NumChannels known (given, or from a first input)
+        lay = self._check_input(x, NORM_LAYOUTS, {"C": self.num_channels} if known else None)
+        if not known:
             self._materialize(int(x.shape[lay.index("C")]), x.dtype, x.device)
         if self.__dict__.get("_last_layout") != lay:  # (nn.Module attribute writes are slow: only on change)
             self._last_layout = lay
@@ -472,10 +472,12 @@ class GroupNormalization(_ChannelAffine):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lay = self._prepare(x)
-        xc = channels_second(x, lay)  # (B, C, …)
+        t = lay in _TIME_FIRST
+        xc = x.transpose(1, 2) if t else x  # (B, C, …)
         g = self.groups
         if self._recorder is None:
-            return channels_second(F.group_norm(xc, g, self.scale, self.offset, self.epsilon), lay)
+            y = F.group_norm(xc, g, self._parameters["scale"], self._parameters["offset"], self.epsilon)
+            return y.transpose(1, 2) if t else y
         xg = xc.reshape(xc.shape[0], g, -1)  # (B, G, elements of the group)
         var, mean = torch.var_mean(xg, dim=2, correction=0)  # (B, G)
         xhat = ((xg - mean[..., None]) / torch.sqrt(var[..., None] + self.epsilon)).reshape(xc.shape)
