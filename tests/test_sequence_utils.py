@@ -82,3 +82,18 @@ def test_word_embedding_options_and_errors() -> None:
         dltk.wordEmbeddingLayer(3, 5, OOVMode="ignore")
     given = dltk.wordEmbeddingLayer(2, 3, Weights=[[1, 2, 3], [4, 5, 6]])
     assert given(torch.tensor([[3.0]])).tolist() == [[3.0, 6.0]]
+
+
+def test_word_embedding_takes_integer_token_ids() -> None:
+    """int64 token ids (PyTorch's usual form) give what the same ids as floats give; OOV mapping
+    and the errors are the same; bool is refused."""
+    layer = dltk.wordEmbeddingLayer(3, 5, Name="emb")
+    ids = torch.tensor([[[1], [5], [0], [7]]])
+    torch.testing.assert_close(layer(ids), layer(ids.float()))
+    rec = dltk.record(layer, ids)
+    assert rec["emb"]["indices"].tolist() == [[1, 5, 5, 5]]
+    strict = dltk.wordEmbeddingLayer(3, 5, OOVMode="error", Name="emb")
+    with pytest.raises(LayerInputError, match="found index 0"):
+        strict(ids)
+    with pytest.raises(LayerInputError, match="floating-point or integer"):
+        layer(torch.ones(1, 2, 1, dtype=torch.bool))

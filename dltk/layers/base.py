@@ -256,6 +256,7 @@ class Layer(nn.Module):
         sizes: dict[str, int | None] | None = None,
         *,
         allow_empty: bool = False,
+        allow_integer: bool = False,
     ) -> str:
         """Check rank, known sizes and dtype; return the matched layout.
 
@@ -264,10 +265,11 @@ class Layer(nn.Module):
             layouts: accepted dltk layouts, e.g. ``"BTC"`` or ``("BC", "BTC")``.
             sizes: known axis sizes, e.g. ``{"C": 12}``; ``None`` values are skipped.
             allow_empty: accept a batch of size 0.
+            allow_integer: accept integer tensors too (indices), not only floating point.
         """
         # the common case costs a few attribute tests and one lookup (the layouts by rank are
         # worked out once); anything unusual takes the full check below, with the messages
-        if isinstance(x, torch.Tensor) and x.is_floating_point():
+        if isinstance(x, torch.Tensor) and (x.is_floating_point() or allow_integer and _is_integer(x)):
             hit = _RANK_MAPS.get(id(layouts))  # (inline: one call fewer on every layer call)
             lay = (hit[1] if hit is not None and hit[0] is layouts else _by_rank(layouts)).get(x.dim())
             if lay.__class__ is tuple:  # one rank, several layouts (BCDHW / BTCHW): set-up decides
@@ -283,7 +285,7 @@ class Layer(nn.Module):
                             break
                 else:
                     return lay
-        return self._check_input_full(x, layouts, sizes, allow_empty=allow_empty)
+        return self._check_input_full(x, layouts, sizes, allow_empty=allow_empty, allow_integer=allow_integer)
 
     def _check_input_full(
         self,
@@ -292,6 +294,7 @@ class Layer(nn.Module):
         sizes: dict[str, int | None] | None = None,
         *,
         allow_empty: bool = False,
+        allow_integer: bool = False,
     ) -> str:
         """:meth:`_check_input` for every case, with the error messages."""
         layouts = (layouts,) if isinstance(layouts, str) else tuple(layouts)
@@ -307,7 +310,9 @@ class Layer(nn.Module):
         lay = match[0]
         if len(match) > 1 and self.input_layout in match:
             lay = self.input_layout
-        if not (x.is_floating_point() or x.is_complex()):
+        if allow_integer and not (x.is_floating_point() or _is_integer(x)):
+            raise self._fail(expected(), x, "a floating-point or integer tensor is needed")
+        if not (allow_integer or x.is_floating_point() or x.is_complex()):
             raise self._fail(expected(), x, "a floating-point tensor is needed; use x.float()")
         for axis, want in (sizes or {}).items():
             if want is None or axis not in lay:
@@ -318,6 +323,11 @@ class Layer(nn.Module):
         if not allow_empty and x.numel() == 0:
             raise self._fail(expected(), x, "empty input")
         return lay
+
+
+def _is_integer(x: torch.Tensor) -> bool:
+    """An integer (not bool, not floating/complex) tensor."""
+    return not (x.is_floating_point() or x.is_complex() or x.dtype == torch.bool)
 
 
 #: id(layouts) -> (layouts, {rank: layout, or a tuple of the layouts of that rank}); the entry

@@ -224,7 +224,8 @@ class WordEmbedding(Layer):
         name: layer name (MATLAB ``Name``). Default: ``''``.
 
     Shape:
-        (B, T, 1) CBT of word indices (floats) -> (B, T, D) CBT; (B, 1) CB -> (B, D) CB.
+        (B, T, 1) CBT of word indices (floats as in MATLAB, or integer token ids) -> (B, T, D) CBT;
+        (B, 1) CB -> (B, D) CB.
 
     Learnables:
         weight: (NumWords, D) as ``torch.nn.Embedding``; MATLAB ``Weights`` is its
@@ -315,14 +316,15 @@ class WordEmbedding(Layer):
         return "BC" if input_layouts and input_layouts[0] == "BC" else "BTC"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_input(x, ("BTC", "BC"), {"C": 1})
+        self._check_input(x, ("BTC", "BC"), {"C": 1}, allow_integer=True)
         k = x.squeeze(-1)  # (B, T) or (B,)
-        if self._recorder is None and torch.equal(k.trunc(), k):  # plain path: whole numbers (NaN fails)
+        whole = not k.is_floating_point() or torch.equal(k.trunc(), k)  # (NaN is not)
+        if self._recorder is None and whole:  # plain path
             try:  # indices within the vocabulary need no mapping; the lookup itself range-checks
                 return F.embedding(k.long() - 1, self.weight)
             except (IndexError, RuntimeError):
                 pass  # out-of-vocabulary indices: mapped or reported below
-        if not bool((k == k.round()).all()):
+        if not whole:
             bad = k[k != k.round()][0].item()
             raise self._fail("whole-number word indices", x, f"found {bad!r}")
         k = k.long()
