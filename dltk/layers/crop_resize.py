@@ -156,9 +156,15 @@ class Crop3d(Crop2d):
 _ROUNDING = ("round", "floor", "onnx-10")
 
 
+_RANKS: dict[tuple[str, ...], set[int]] = {}  # layouts -> their ranks (filled on first use)
+
+
 def _check_ref(layer: Layer, ref: Any) -> None:
     """The 'ref' input: a tensor in one of the layer's layouts (only its spatial size is used)."""
-    if not isinstance(ref, torch.Tensor) or all(len(lay) != ref.ndim for lay in layer.layouts):
+    ranks = _RANKS.get(layer.layouts)
+    if ranks is None:
+        ranks = _RANKS[layer.layouts] = {len(lay) for lay in layer.layouts}
+    if not isinstance(ref, torch.Tensor) or ref.dim() not in ranks:
         from ..layouts import describe_expected
 
         expected = " or ".join(describe_expected(lay) for lay in layer.layouts)

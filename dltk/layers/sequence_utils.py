@@ -69,12 +69,13 @@ class SequenceFolding(Layer):
         # rank 5 is always an image sequence here
         lay = self._check_input(x, ("BTCHW", "BTC"))
         y = x.flatten(0, 1)  # (B·T, C, …)
-        self._emit("folded", y, _FOLD[lay])
-        n = self.__dict__.get("_batch")  # the miniBatchSize tensor, made once per batch size and device
-        if n is None or int(n) != x.shape[0] or n.device != x.device:
-            n = torch.scalar_tensor(x.shape[0], dtype=torch.int64, device=x.device)
-            self.__dict__["_batch"] = n
-        return y, n
+        if self._recorder is not None:
+            self._emit("folded", y, _FOLD[lay])
+        b, memo = x.shape[0], self.__dict__.get("_batch")  # (B, device, tensor B): made once per B and device
+        if memo is None or memo[0] != b or memo[1] != x.device:
+            memo = (b, x.device, torch.scalar_tensor(b, dtype=torch.int64, device=x.device))
+            self.__dict__["_batch"] = memo
+        return y, memo[2]
 
     def description(self) -> str:
         return "Sequence folding"
@@ -140,7 +141,8 @@ class SequenceUnfolding(Layer):
                 "connect the folding layer's miniBatchSize output to this layer",
             )
         y = x.unflatten(0, (b, x.shape[0] // b))  # (B, T, C, …)
-        self._emit("unfolded", y, _UNFOLD[lay])
+        if self._recorder is not None:
+            self._emit("unfolded", y, _UNFOLD[lay])
         return y
 
     def description(self) -> str:
