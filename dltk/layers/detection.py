@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from .base import Layer
-from .output import ClassificationOutputLayer, RegressionOutputLayer
+from .output_base import ClassificationOutputLayer, RegressionOutputLayer
 
 __all__ = ["RPNSoftmax", "RPNClassification", "RCNNBoxRegression"]
 

@@ -3,8 +3,8 @@
 MATLAB's "Define Custom Classification/Regression Output Layer" pages build a
 layer from a base class (``nnet.layer.ClassificationLayer``) and one method,
 ``forwardLoss(layer, Y, T)``, where ``T`` is one-hot and shaped like ``Y``.
-Here the base classes are :class:`~dltk.layers.output.ClassificationOutputLayer`
-and :class:`~dltk.layers.output.RegressionOutputLayer`; a custom layer writes
+Here the base classes are :class:`~dltk.layers.output_base.ClassificationOutputLayer`
+and :class:`~dltk.layers.output_base.RegressionOutputLayer`; a custom layer writes
 ``loss(y, targets, lengths=None)``, gets MATLAB's ``T`` from
 ``self.one_hot(y, targets)`` and writes the formula. Autograd gives the
 backward pass that MATLAB's examples write by hand.
@@ -19,7 +19,7 @@ import torch
 from ..errors import OptionError
 from ..options import number
 from .base import matlab_property
-from .output import ClassificationOutputLayer, RegressionOutputLayer
+from .output_base import ClassificationOutputLayer, RegressionOutputLayer
 
 __all__ = ["WeightedClassification", "SSEClassification", "MAERegression", "TverskyPixelClassification"]
 
