@@ -414,11 +414,13 @@ class WeightedAddition(Layer):
                     f"weightedAdditionLayer '{self.label}': inputs must have the same size; "
                     f"in1 is {tuple(xs[0].shape)} but in{i + 1} is {tuple(x.shape)} ({lay})."
                 )
-        y = None
-        for i, x in enumerate(xs):
-            weighted = self.Weights[0, i] * x
+        w = self.Weights[0]  # (N,): w_i for input i
+        y = w[0] * xs[0]
+        self._emit(self.signals[0], y, lay)  # each input's contribution w_i x_i
+        for i in range(1, len(xs)):
+            weighted = w[i] * xs[i]
             self._emit(self.signals[i], weighted, lay)
-            y = weighted if y is None else y + weighted
+            y = y + weighted
         return y
 
     def description(self) -> str:
