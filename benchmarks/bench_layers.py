@@ -554,7 +554,7 @@ def _setup(e: Entry, seed: int) -> tuple[Any, nn.Module, list[Any], Any]:
     return layer, ref, xs, e.targets() if e.targets is not None else None
 
 
-def measure_one(e: Entry, repeats: int, rounds: int = 3) -> dict[str, Any]:
+def measure_one(e: Entry, repeats: int, rounds: int = 3, block_s: float = 0.01) -> dict[str, Any]:
     """Pairs from ``rounds`` rounds, each with freshly made inputs, layer and module (so no
     one placement of the tensors in memory decides the result), summarized together."""
     pairs: list[Any] = []
@@ -565,7 +565,7 @@ def measure_one(e: Entry, repeats: int, rounds: int = 3) -> dict[str, Any]:
         else:
             dl, tf = (lambda: layer(*xs)), (lambda: ref(*xs))  # noqa: B023
         with torch.no_grad():
-            pairs += compare(dl, tf, repeats)
+            pairs += compare(dl, tf, repeats, block_s)
     m = summarize(pairs)
     return {
         "layer": e.name,
@@ -578,13 +578,15 @@ def measure_one(e: Entry, repeats: int, rounds: int = 3) -> dict[str, Any]:
     }
 
 
-def measure(names: Sequence[str] = (), repeats: int = 15, rounds: int = 3) -> list[dict[str, Any]]:
+def measure(
+    names: Sequence[str] = (), repeats: int = 15, rounds: int = 3, block_s: float = 0.01
+) -> list[dict[str, Any]]:
     rows = []
     for e in entries():
         if names and e.name not in names:
             continue
         try:
-            rows.append(measure_one(e, repeats, rounds))
+            rows.append(measure_one(e, repeats, rounds, block_s))
         except Exception as err:  # noqa: BLE001 - a layer that cannot be measured is reported, not fatal
             rows.append({"layer": e.name, "error": f"{type(err).__name__}: {err}"})
     return rows
