@@ -638,21 +638,22 @@ def _keep_freed_memory() -> bool:
         return False
 
 
+def _take_int(args: list[str], flag: str, default: int) -> int:
+    """The integer after ``flag`` in ``args`` (both removed from ``args``), or ``default``."""
+    if flag not in args:
+        return default
+    k = args.index(flag)
+    value = int(args[k + 1])
+    del args[k : k + 2]
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     args = list(argv or [])
     quick = "--quick" in args
-    threads = 1
-    if "--threads" in args:
-        k = args.index("--threads")
-        threads = int(args[k + 1])
-        del args[k : k + 2]
-    torch.set_num_threads(threads)
+    torch.set_num_threads(_take_int(args, "--threads", 1))
     kept = _keep_freed_memory()
-    rounds = 3
-    if "--rounds" in args:  # more rounds: a steadier median (e.g. when judging a change to one layer)
-        k = args.index("--rounds")
-        rounds = int(args[k + 1])
-        del args[k : k + 2]
+    rounds = _take_int(args, "--rounds", 3)  # more rounds: a steadier median (when judging one layer's change)
     names = [a for a in args if not a.startswith("--")]
     rows = measure(names, repeats=5 if quick else 15, rounds=rounds)
     print(markdown(rows), flush=True)

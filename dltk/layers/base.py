@@ -270,8 +270,7 @@ class Layer(nn.Module):
         # the common case costs a few attribute tests and one lookup (the layouts by rank are
         # worked out once); anything unusual takes the full check below, with the messages
         if isinstance(x, torch.Tensor) and (x.is_floating_point() or allow_integer and _is_integer(x)):
-            hit = _RANK_MAPS.get(id(layouts))  # (inline: one call fewer on every layer call)
-            lay = (hit[1] if hit is not None and hit[0] is layouts else _by_rank(layouts)).get(x.dim())
+            lay = _by_rank(layouts).get(x.dim())
             if lay.__class__ is tuple:  # one rank, several layouts (BCDHW / BTCHW): set-up decides
                 lay = self.input_layout if self.input_layout in lay else lay[0]
             if lay is not None and (allow_empty or x.numel()):

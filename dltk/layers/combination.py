@@ -89,16 +89,12 @@ class _Combination(Layer):
         """
         if len(xs) == self.num_inputs and isinstance(xs[0], torch.Tensor):
             lay = self._check_input(xs[0], ANY_LAYOUT)
-            axes = self.__dict__.setdefault("_cat_axes", {})  # (layout, dim option) -> axis
-            axis = axes.get((lay, self.__dict__.get("dim")))
-            if axis is None:
-                axis = axes[lay, self.__dict__.get("dim")] = self.cat_axis(lay)
+            axis = self.cat_axis(lay)
             for x in xs:
                 if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel()):
                     break
             else:
-                if self._recorder is not None:
-                    self._emit_inputs(xs, lay)
+                self._emit_inputs(xs, lay)
                 try:
                     return torch.cat(xs, dim=axis)
                 except RuntimeError:
@@ -158,8 +154,7 @@ class Addition(_Combination):
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         lay = self._check_all(xs)
-        if self._recorder is not None:
-            self._emit_inputs(xs, lay)
+        self._emit_inputs(xs, lay)
         if len(xs) == 2:
             return torch.add(xs[0], xs[1])
         y = xs[0]
@@ -208,8 +203,7 @@ class Multiplication(_Combination):
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         lay = self._check_all(xs)
-        if self._recorder is not None:
-            self._emit_inputs(xs, lay)
+        self._emit_inputs(xs, lay)
         if len(xs) == 2:
             return torch.mul(xs[0], xs[1])
         y = xs[0]

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from ..errors import OptionError
 from ..options import choice, flag, int_tuple
 from . import _spatial as sp
-from .base import Layer
+from .base import Layer, _by_rank
 
 __all__ = ["Crop2d", "Crop3d", "Resize2d", "Resize3d"]
 
@@ -156,15 +156,9 @@ class Crop3d(Crop2d):
 _ROUNDING = ("round", "floor", "onnx-10")
 
 
-_RANKS: dict[tuple[str, ...], set[int]] = {}  # layouts -> their ranks (filled on first use)
-
-
 def _check_ref(layer: Layer, ref: Any) -> None:
     """The 'ref' input: a tensor in one of the layer's layouts (only its spatial size is used)."""
-    ranks = _RANKS.get(layer.layouts)
-    if ranks is None:
-        ranks = _RANKS[layer.layouts] = {len(lay) for lay in layer.layouts}
-    if not isinstance(ref, torch.Tensor) or ref.dim() not in ranks:
+    if not isinstance(ref, torch.Tensor) or ref.dim() not in _by_rank(layer.layouts):
         from ..layouts import describe_expected
 
         expected = " or ".join(describe_expected(lay) for lay in layer.layouts)

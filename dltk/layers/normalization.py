@@ -27,12 +27,9 @@ __all__ = ["BatchNormalization", "GroupNormalization", "CrossChannelNormalizatio
 NORM_LAYOUTS = ("BC", "BTC", "BCHW", "BCDHW", "BTCHW")
 
 
-_TIME_FIRST = ("BTC", "BTCHW")  # layouts whose channel axis is not the second
-
-
 def channels_second(x: torch.Tensor, lay: str) -> torch.Tensor:
     """View ``x`` as (B, C, …) for torch's norms: BTC -> (B, C, T), BTCHW -> (B, C, T, H, W)."""
-    return x.transpose(1, 2) if lay in _TIME_FIRST else x
+    return x.transpose(1, 2) if lay in ("BTC", "BTCHW") else x
 
 
 def _matlab_stat_shape(lay: str | None, c: int) -> tuple[int, ...]:
@@ -313,8 +310,7 @@ class BatchNormalization(_ChannelAffine):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lay = self._prepare(x)
-        t = lay in _TIME_FIRST
-        xc = x.transpose(1, 2) if t else x  # (B, C, …)
+        xc = channels_second(x, lay)  # (B, C, …)
         if self.training and xc.numel() // xc.shape[1] < 2:
             raise self._fail(
                 "more than one value per channel in training mode",
@@ -332,9 +328,8 @@ class BatchNormalization(_ChannelAffine):
                 self.mean_decay,
                 self.epsilon,
             )
-            return y.transpose(1, 2) if t else y
-        y = self._explicit(xc, lay)
-        return y.transpose(1, 2) if t else y
+            return channels_second(y, lay)
+        return channels_second(self._explicit(xc, lay), lay)
 
     def _explicit(self, xc: torch.Tensor, lay: str) -> torch.Tensor:
         """The formula step by step, with signals (and decays that differ)."""
@@ -472,12 +467,11 @@ class GroupNormalization(_ChannelAffine):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lay = self._prepare(x)
-        t = lay in _TIME_FIRST
-        xc = x.transpose(1, 2) if t else x  # (B, C, …)
+        xc = channels_second(x, lay)  # (B, C, …)
         g = self.groups
         if self._recorder is None:
             y = F.group_norm(xc, g, self._parameters["scale"], self._parameters["offset"], self.epsilon)
-            return y.transpose(1, 2) if t else y
+            return channels_second(y, lay)
         xg = xc.reshape(xc.shape[0], g, -1)  # (B, G, elements of the group)
         var, mean = torch.var_mean(xg, dim=2, correction=0)  # (B, G)
         xhat = ((xg - mean[..., None]) / torch.sqrt(var[..., None] + self.epsilon)).reshape(xc.shape)
