@@ -1,46 +1,155 @@
 """Exercise checks for the lessons (``dltk.check``).
 
-Each check prints friendly feedback — what is right, what is wrong, and what
-was expected — and returns ``True``/``False``; it never raises on a wrong
-answer (students experiment), except :func:`accuracy`, which guards a
-lesson's claims: if a training cell does not reach the accuracy the lesson
-states, it raises so the lesson tests fail.
+A lesson's exercise cell starts with a placeholder (``answer = ...``); the
+check below it then prints a friendly "not attempted yet" line and raises
+nothing, so Run All of an untouched lesson ends without an error. Once the
+student writes an answer, the check prints what is right or wrong with a hint
+that helps without giving the answer away, and returns a :class:`Feedback`
+(truthy when correct). Checks never reveal the expected value in a message.
+
+Two functions are not exercise checks:
+
+* :func:`prediction` reveals an experiment's result beside the student's
+  prediction (cells tagged ``predict``): it never fails and never raises.
+* :func:`accuracy` guards a claim the lesson's text makes: it raises when the
+  claim fails, so a lesson that promises what it does not show fails its test.
+
+*Strict mode* (``DLTK_CHECK_STRICT=1`` or :func:`strict`) makes a wrong or
+unattempted answer raise ``AssertionError`` with the same message: the tests
+use it to run each lesson with its solutions substituted, and nbgrader's
+autograded test cells use it to award or withhold points.
+
+Every check appends its :class:`Feedback` to :func:`results`, which the
+lesson tests read.
 
 Example::
 
-    dltk.check.equal("number of LSTM learnables", answer, 4 * 100 * (12 + 100 + 1))
+    answer = ...  # the number of learnables of lstm_2
+    dltk.check.equal("learnables of lstm_2", answer, 90_400, hint="4H(D + H + 1), with D the input width")
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from ._config import config
 
-__all__ = ["equal", "close", "shape", "true", "layer_types", "accuracy", "Feedback"]
+__all__ = [
+    "equal",
+    "close",
+    "shape",
+    "true",
+    "layer_types",
+    "prediction",
+    "accuracy",
+    "attempted",
+    "strict",
+    "results",
+    "reset_results",
+    "Feedback",
+]
+
+#: status values of a :class:`Feedback`
+CORRECT, WRONG, NOT_ATTEMPTED, REVEALED = "correct", "wrong", "not attempted", "revealed"
+
+_results: list[Feedback] = []
+_strict: list[bool] = [os.environ.get("DLTK_CHECK_STRICT", "").strip().lower() not in ("", "0", "false", "no")]
 
 
 class Feedback:
-    """The result of a check: truthy when correct; shows as text or HTML."""
+    """The result of a check: truthy when correct; shows as text or HTML.
 
-    def __init__(self, ok: bool, message: str) -> None:
-        self.ok, self.message = ok, message
+    Attributes: ``ok`` (bool), ``status`` (``"correct"``, ``"wrong"``,
+    ``"not attempted"`` or ``"revealed"`` for a prediction), ``what`` and
+    ``message``.
+    """
+
+    _marks = {CORRECT: "✅", WRONG: "❌", NOT_ATTEMPTED: "✏️", REVEALED: "🔎"}
+    _colors = {CORRECT: "#1a7f37", WRONG: "#cf222e", NOT_ATTEMPTED: "#57606a", REVEALED: "#0550ae"}
+
+    def __init__(self, ok: bool, message: str, status: str | None = None, what: str = "") -> None:
+        self.ok, self.message, self.what = ok, message, what
+        self.status = status or (CORRECT if ok else WRONG)
+
+    @property
+    def attempted(self) -> bool:
+        return self.status != NOT_ATTEMPTED
 
     def __bool__(self) -> bool:
         return self.ok
 
     def __repr__(self) -> str:
-        return ("✅ " if self.ok else "❌ ") + self.message
+        return f"{self._marks[self.status]} {self.message}"
 
     def _repr_html_(self) -> str:
         from html import escape
 
-        color = "#1a7f37" if self.ok else "#cf222e"
-        mark = "✅" if self.ok else "❌"
-        return f"<div style='color:{color}'>{mark} {escape(self.message)}</div>"
+        color = self._colors[self.status]
+        return f"<div style='color:{color}'>{self._marks[self.status]} {escape(self.message)}</div>"
+
+
+def attempted(answer: Any) -> bool:
+    """False for the placeholders an exercise cell starts with (``...`` or ``None``)."""
+    return answer is not ... and answer is not None
+
+
+def strict(on: bool = True) -> contextlib.AbstractContextManager:
+    """Make wrong and unattempted answers raise ``AssertionError`` (grading, tests).
+
+    Usable as a call (``dltk.check.strict()``) or as a context manager
+    (``with dltk.check.strict(): ...``), which restores the previous mode.
+    """
+    before = _strict[0]
+    _strict[0] = bool(on)
+
+    @contextlib.contextmanager
+    def _restore() -> Iterator[None]:
+        try:
+            yield
+        finally:
+            _strict[0] = before
+
+    return _restore()
+
+
+def results() -> list[Feedback]:
+    """Every check's feedback since the kernel started (or since :func:`reset_results`)."""
+    return list(_results)
+
+
+def reset_results() -> None:
+    _results.clear()
+
+
+def _finish(fb: Feedback) -> Feedback:
+    _results.append(fb)
+    if _strict[0] and fb.status in (WRONG, NOT_ATTEMPTED):
+        raise AssertionError(fb.message)
+    return fb
+
+
+def _not_attempted(what: str) -> Feedback:
+    return _finish(
+        Feedback(
+            False,
+            f"{what}: not attempted yet — replace the `...` in the cell above with your answer and run it again.",
+            NOT_ATTEMPTED,
+            what,
+        )
+    )
+
+
+def _wrong(what: str, text: str, hint: str) -> Feedback:
+    return _finish(Feedback(False, f"{what}: {text} {hint}".strip(), WRONG, what))
+
+
+def _right(what: str, text: str) -> Feedback:
+    return _finish(Feedback(True, f"{what}: {text}", CORRECT, what))
 
 
 def _shape_of(x: Any) -> tuple[int, ...] | None:
@@ -48,51 +157,124 @@ def _shape_of(x: Any) -> tuple[int, ...] | None:
     return tuple(int(d) for d in s) if s is not None else None
 
 
+def _as_array(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach().cpu()
+    return np.asarray(x, dtype=float)
+
+
+def _normalise(x: Any) -> Any:
+    """Text compares without case or surrounding blanks; tuples like lists."""
+    if isinstance(x, str):
+        return x.strip().lower()
+    if isinstance(x, (list, tuple)):
+        return [_normalise(v) for v in x]
+    if hasattr(x, "item") and getattr(x, "ndim", 1) == 0:
+        return x.item()
+    return x
+
+
 def equal(what: str, answer: Any, expected: Any, hint: str = "") -> Feedback:
-    """Exact equality (numbers, text, tuples, arrays)."""
+    """Equality of numbers, text (case and surrounding blanks ignored), lists/tuples, arrays.
+
+    The message on a wrong answer repeats the student's answer and the hint,
+    never the expected value.
+    """
+    if not attempted(answer):
+        return _not_attempted(what)
+    a, e = _normalise(answer), _normalise(expected)
     try:
-        ok = bool(np.array_equal(np.asarray(answer, dtype=object), np.asarray(expected, dtype=object)))
-    except Exception:  # noqa: BLE001
-        ok = answer == expected
+        ok = bool(np.array_equal(np.asarray(a, dtype=object), np.asarray(e, dtype=object)))
+    except Exception:  # noqa: BLE001 - fall back to Python equality for anything numpy cannot hold
+        ok = a == e
     if ok:
-        return Feedback(True, f"{what}: correct ({answer!r}).")
-    return Feedback(False, f"{what}: got {answer!r}, which is not right. {hint}".strip())
+        return _right(what, f"correct ({answer!r}).")
+    return _wrong(what, f"got {answer!r}, which is not right.", hint)
 
 
 def close(what: str, answer: Any, expected: Any, tol: float = 1e-4, hint: str = "") -> Feedback:
-    """Numerical closeness with an absolute/relative tolerance ``tol``."""
-    a = np.asarray(answer.detach().cpu() if hasattr(answer, "detach") else answer, dtype=float)
-    e = np.asarray(expected.detach().cpu() if hasattr(expected, "detach") else expected, dtype=float)
+    """Numerical closeness (absolute and relative tolerance ``tol``); shapes must agree."""
+    if not attempted(answer):
+        return _not_attempted(what)
+    try:
+        a = _as_array(answer)
+    except (TypeError, ValueError):
+        return _wrong(what, f"expected numbers, got {type(answer).__name__}.", hint)
+    e = _as_array(expected)
     if a.shape != e.shape:
-        return Feedback(False, f"{what}: shape {a.shape} but expected shape {e.shape}. {hint}".strip())
-    err = float(np.max(np.abs(a - e))) if a.size else 0.0
+        return _wrong(what, f"your answer has shape {a.shape}, which is not the shape asked for.", hint)
+    if not np.all(np.isfinite(a)):
+        return _wrong(what, "your answer contains NaN or Inf.", hint)
     if np.allclose(a, e, atol=tol, rtol=tol):
-        return Feedback(True, f"{what}: correct (max difference {err:.2g}).")
-    return Feedback(False, f"{what}: off by up to {err:.3g} (tolerance {tol}). {hint}".strip())
+        err = float(np.max(np.abs(a - e))) if a.size else 0.0
+        return _right(what, f"correct (max difference {err:.2g}).")
+    return _wrong(what, f"not within the tolerance {tol}.", hint)
 
 
 def shape(what: str, answer: Any, expected: Sequence[int], hint: str = "") -> Feedback:
     """The shape of a tensor/array (or a shape tuple given directly)."""
-    got = _shape_of(answer) or tuple(answer)
-    if tuple(got) == tuple(expected):
-        return Feedback(True, f"{what}: shape {tuple(got)} is right.")
-    return Feedback(False, f"{what}: shape {tuple(got)}, expected a different shape. {hint}".strip())
+    if not attempted(answer):
+        return _not_attempted(what)
+    got = _shape_of(answer)
+    if got is None:
+        try:
+            got = tuple(int(d) for d in answer)
+        except (TypeError, ValueError):
+            return _wrong(what, f"expected a tensor or a shape tuple, got {type(answer).__name__}.", hint)
+    if tuple(got) == tuple(int(d) for d in expected):
+        return _right(what, f"shape {tuple(got)} is right.")
+    return _wrong(what, f"shape {tuple(got)} is not the shape asked for.", hint)
 
 
-def true(what: str, condition: bool, hint: str = "") -> Feedback:
-    """A condition the student's work must satisfy."""
-    return Feedback(bool(condition), f"{what}: " + ("yes." if condition else f"not yet. {hint}".strip()))
+def true(what: str, condition: Any, hint: str = "") -> Feedback:
+    """A condition the student's work must satisfy (``...``/``None``: not attempted)."""
+    if not attempted(condition):
+        return _not_attempted(what)
+    if bool(condition):
+        return _right(what, "yes.")
+    return _wrong(what, "not yet.", hint)
 
 
-def layer_types(what: str, layers: Sequence[Any], expected: Sequence[str], hint: str = "") -> Feedback:
+def layer_types(what: str, layers: Any, expected: Sequence[str], hint: str = "") -> Feedback:
     """The MATLAB constructor names of a layer array, in order."""
+    if not attempted(layers):
+        return _not_attempted(what)
+    if not isinstance(layers, (list, tuple)):
+        return _wrong(what, f"expected a list of layers, got {type(layers).__name__}.", hint)
     got = [getattr(la, "matlab_name", type(la).__name__) for la in layers]
     if got == list(expected):
-        return Feedback(True, f"{what}: the layer array is right.")
+        return _right(what, "the layer array is right.")
     for i, (g, e) in enumerate(zip(got, expected)):
         if g != e:
-            return Feedback(False, f"{what}: layer {i + 1} is {g}, expected {e}. {hint}".strip())
-    return Feedback(False, f"{what}: {len(got)} layers, expected {len(expected)}. {hint}".strip())
+            return _wrong(what, f"layer {i + 1} ({g}) is not what belongs there.", hint)
+    return _wrong(what, f"{len(got)} layers: that is {'too many' if len(got) > len(expected) else 'too few'}.", hint)
+
+
+def prediction(what: str, predicted: Any, actual: Any, tol: float | None = None, unit: str = "") -> Feedback:
+    """Reveal an experiment's result beside the student's prediction (never raises).
+
+    ``tol`` (absolute) makes a numeric prediction count as right when it is
+    that close; text predictions compare without case. Without a prediction
+    (``...``/``None``) the result is still shown, with a nudge to predict first
+    next time.
+    """
+    shown = f"{actual:.4g}{unit}" if isinstance(actual, float) else f"{actual!r}{unit}"
+    if not attempted(predicted):
+        fb = Feedback(False, f"{what}: the experiment gives {shown}. (Write your prediction first next time.)", REVEALED)
+        _results.append(fb)
+        return fb
+    if tol is not None:
+        try:
+            right = abs(float(predicted) - float(actual)) <= tol
+        except (TypeError, ValueError):
+            right = False
+    else:
+        right = _normalise(predicted) == _normalise(actual)
+    verdict = "your prediction was right" if right else "not what you predicted — why? Look at the experiment again."
+    fb = Feedback(right, f"{what}: you predicted {predicted!r}{unit}; the experiment gives {shown} — {verdict}", REVEALED)
+    fb.what = what
+    _results.append(fb)
+    return fb
 
 
 def accuracy(what: str, value: float, claimed: float, fast_claimed: float | None = None) -> Feedback:
@@ -105,5 +287,5 @@ def accuracy(what: str, value: float, claimed: float, fast_claimed: float | None
     """
     bar = fast_claimed if (config.fast and fast_claimed is not None) else claimed
     if value >= bar:
-        return Feedback(True, f"{what}: {value:.3f} ≥ {bar:g} as the lesson says.")
+        return Feedback(True, f"{what}: {value:.3f} ≥ {bar:g} as the lesson says.", CORRECT, what)
     raise AssertionError(f"{what}: {value:.3f} is below the {bar:g} this lesson claims.")
