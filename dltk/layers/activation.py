@@ -13,13 +13,11 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - PyTorch convention
 from torch import nn
 
+from ..layouts import ANY_LAYOUT
 from ..options import number, positive_int
 from .base import Layer, matlab_property
 
 __all__ = ["ReLU", "LeakyReLU", "ClippedReLU", "ELU", "Tanh", "Sigmoid", "Softmax", "PReLU"]
-
-#: every dltk layout; rank 5 is a 3-D image unless a network said ``BTCHW``
-ANY_LAYOUT = ("BC", "BTC", "BCHW", "BCDHW", "BTCHW")
 
 
 def _g(v: float) -> str:

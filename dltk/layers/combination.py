@@ -14,13 +14,11 @@ import torch
 from torch import nn
 
 from ..errors import LayerInputError, OptionError
-from ..layouts import _MATLAB_ORDER, describe, matlab_format
+from ..layouts import _MATLAB_ORDER, ANY_LAYOUT, describe, matlab_format
 from ..options import positive_int
 from .base import Layer
 
 __all__ = ["Addition", "Multiplication", "DepthConcatenation", "Concatenation", "WeightedAddition"]
-
-ANY_LAYOUT = ("BC", "BTC", "BCHW", "BCDHW", "BTCHW")
 
 
 class _Combination(Layer):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F  # noqa: N812 - PyTorch convention
 
+from ..layouts import ANY_LAYOUT
 from ..options import number
 from .base import Layer, matlab_property
 
@@ -62,7 +63,7 @@ class Dropout(Layer):
     Probability = matlab_property("probability")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        lay = self._check_input(x, ("BC", "BTC", "BCHW", "BCDHW", "BTCHW"))
+        lay = self._check_input(x, ANY_LAYOUT)
         if not self.training or self.probability == 0:
             return x
         if not self._wants("mask"):

@@ -18,13 +18,12 @@ import torch.nn.functional as F  # noqa: N812 - PyTorch convention
 from torch import nn
 
 from ..errors import LayerInputError, OptionError
+from ..layouts import ANY_LAYOUT
 from ..options import choice, number, positive_int
 from . import initializers as init
 from .base import Layer, matlab_property
 
 __all__ = ["BatchNormalization", "GroupNormalization", "CrossChannelNormalization"]
-
-NORM_LAYOUTS = ("BC", "BTC", "BCHW", "BCDHW", "BTCHW")
 
 
 def channels_second(x: torch.Tensor, lay: str) -> torch.Tensor:
@@ -108,7 +107,7 @@ class _ChannelAffine(Layer):
     def _prepare(self, x: torch.Tensor) -> str:
         """Check the input, create the learnables on first call; return the layout."""
         known = self._parameters["scale"] is not None  # NumChannels known (given, or from a first input)
-        lay = self._check_input(x, NORM_LAYOUTS, {"C": self.num_channels} if known else None)
+        lay = self._check_input(x, ANY_LAYOUT, {"C": self.num_channels} if known else None)
         if not known:
             self._materialize(int(x.shape[lay.index("C")]), x.dtype, x.device)
         if self.__dict__.get("_last_layout") != lay:  # (nn.Module attribute writes are slow: only on change)

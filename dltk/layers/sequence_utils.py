@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - PyTorch convention
 from torch import nn
 
+from ..layouts import ANY_LAYOUT
 from ..options import choice, number, positive_int
 from . import initializers as init
 from .base import Layer, matlab_property
@@ -187,7 +188,7 @@ class Flatten(Layer):
         return "BTC" if lay in ("BTCHW", "BTC") else "BC"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        lay = self._check_input(x, ("BC", "BTC", "BCHW", "BCDHW", "BTCHW"))
+        lay = self._check_input(x, ANY_LAYOUT)
         if lay in ("BC", "BTC"):
             return x
         start = 2 if lay == "BTCHW" else 1
