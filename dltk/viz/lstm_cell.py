@@ -19,7 +19,7 @@ from matplotlib.patches import Circle, Ellipse, FancyBboxPatch, Rectangle
 from matplotlib.text import Text
 
 from ..errors import OptionError
-from . import _style as S
+from . import style as S
 
 __all__ = ["LSTMCellDiagram", "lstm_cell", "LSTM_SIGNALS"]
 

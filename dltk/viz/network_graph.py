@@ -20,7 +20,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path
 
 from ..errors import OptionError
-from . import _style as S
+from . import style as S
 
 __all__ = ["NetworkGraph", "network_graph", "layer_statistics", "graph_layout"]
 
