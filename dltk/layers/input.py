@@ -588,20 +588,22 @@ class Image3dInput(ImageInput):
         return f"{'×'.join(map(str, self.input_size))} 3-D images{self._norm_text()}"
 
 
-_NUMPY_FLOATS = (torch.float32, torch.float64)
 _min_reduce = np.minimum.reduce
 
 
 def _smallest_size(x: torch.Tensor) -> float:
     """The smallest width or height of (R, 5) ROI rows (NaN when one is NaN).
 
-    A CPU tensor outside autograd is read through NumPy: on a few dozen rows a
-    torch slice-and-reduce costs a few µs of fixed overhead, NumPy's reduction a
+    A CPU tensor outside autograd is read through NumPy (``x.numpy()`` refuses
+    the others: CUDA, autograd, bfloat16): on a few dozen rows a torch
+    slice-and-reduce costs a few µs of fixed overhead, NumPy's reduction a
     fraction of that; the same minimum either way.
     """
-    if x.dtype in _NUMPY_FLOATS and x.is_cpu and not x.requires_grad:
-        return _min_reduce(x.numpy()[:, 3:], axis=None)
-    return float(x.detach()[:, 3:].amin())
+    try:
+        rows = x.numpy()
+    except (TypeError, RuntimeError):
+        return float(x.detach()[:, 3:].amin())
+    return _min_reduce(rows[:, 3:], None)
 
 
 class ROIInput(Layer):
