@@ -336,7 +336,19 @@ class SequenceInput(_Input):
 
     MATLAB: ``sequenceInputLayer(inputSize, Name=Value)``.
 
-    {math}
+    Normalization:
+
+    .. math::
+        \text{zerocenter: } y = x - \mu \quad
+        \text{zscore: } y = \frac{x - \mu}{\sigma} \quad
+        \text{rescale-symmetric: } y = 2\,\frac{x - m}{M - m} - 1 \quad
+        \text{rescale-zero-one: } y = \frac{x - m}{M - m}
+
+    where :math:`x` is the data, :math:`\mu` the ``Mean``, :math:`\sigma` the
+    ``StandardDeviation``, :math:`m` the ``Min`` and :math:`M` the ``Max``
+    statistic (per channel by default; see ``NormalizationDimension``), given
+    as options or computed by ``fit_normalization``; an unknown statistic is
+    neutral (μ = m = 0, σ = M − m = 1).
 
     Args:
         input_size: ``C`` (vector sequences) or ``[h w c]`` (2-D image
@@ -439,7 +451,19 @@ class FeatureInput(_Input):
 
     MATLAB: ``featureInputLayer(numFeatures, Name=Value)``.
 
-    {math}
+    Normalization:
+
+    .. math::
+        \text{zerocenter: } y = x - \mu \quad
+        \text{zscore: } y = \frac{x - \mu}{\sigma} \quad
+        \text{rescale-symmetric: } y = 2\,\frac{x - m}{M - m} - 1 \quad
+        \text{rescale-zero-one: } y = \frac{x - m}{M - m}
+
+    where :math:`x` is the data, :math:`\mu` the ``Mean``, :math:`\sigma` the
+    ``StandardDeviation``, :math:`m` the ``Min`` and :math:`M` the ``Max``
+    statistic (per channel by default; see ``NormalizationDimension``), given
+    as options or computed by ``fit_normalization``; an unknown statistic is
+    neutral (μ = m = 0, σ = M − m = 1).
 
     Args:
         input_size: number of features C (MATLAB ``numFeatures``).
@@ -495,7 +519,19 @@ class ImageInput(_Input):
 
     MATLAB: ``imageInputLayer(inputSize, Name=Value)``.
 
-    {math}
+    Normalization:
+
+    .. math::
+        \text{zerocenter: } y = x - \mu \quad
+        \text{zscore: } y = \frac{x - \mu}{\sigma} \quad
+        \text{rescale-symmetric: } y = 2\,\frac{x - m}{M - m} - 1 \quad
+        \text{rescale-zero-one: } y = \frac{x - m}{M - m}
+
+    where :math:`x` is the data, :math:`\mu` the ``Mean``, :math:`\sigma` the
+    ``StandardDeviation``, :math:`m` the ``Min`` and :math:`M` the ``Max``
+    statistic (per channel by default; see ``NormalizationDimension``), given
+    as options or computed by ``fit_normalization``; an unknown statistic is
+    neutral (μ = m = 0, σ = M − m = 1).
 
     Args:
         input_size: ``[h w c]`` (or ``[h w]``, c = 1) (MATLAB ``inputSize``).
@@ -556,7 +592,19 @@ class Image3dInput(ImageInput):
     MATLAB: ``image3dInputLayer(inputSize, Name=Value)``; same options and
     defaults as :class:`ImageInput` (``Normalization`` default ``'zerocenter'``).
 
-    {math}
+    Normalization:
+
+    .. math::
+        \text{zerocenter: } y = x - \mu \quad
+        \text{zscore: } y = \frac{x - \mu}{\sigma} \quad
+        \text{rescale-symmetric: } y = 2\,\frac{x - m}{M - m} - 1 \quad
+        \text{rescale-zero-one: } y = \frac{x - m}{M - m}
+
+    where :math:`x` is the data, :math:`\mu` the ``Mean``, :math:`\sigma` the
+    ``StandardDeviation``, :math:`m` the ``Min`` and :math:`M` the ``Max``
+    statistic (per channel by default; see ``NormalizationDimension``), given
+    as options or computed by ``fit_normalization``; an unknown statistic is
+    neutral (μ = m = 0, σ = M − m = 1).
 
     Args:
         input_size: ``[h w d c]`` (or ``[h w d]``, c = 1) (MATLAB ``inputSize``).
@@ -673,22 +721,3 @@ class ROIInput(Layer):
 
     def description(self) -> str:
         return "ROI input ([batch_index x y w h] rows)"
-
-
-_MATH = r"""Normalization:
-
-    .. math::
-        \text{zerocenter: } y = x - \mu \quad
-        \text{zscore: } y = \frac{x - \mu}{\sigma} \quad
-        \text{rescale-symmetric: } y = 2\,\frac{x - m}{M - m} - 1 \quad
-        \text{rescale-zero-one: } y = \frac{x - m}{M - m}
-
-    where :math:`x` is the data, :math:`\mu` the ``Mean``, :math:`\sigma` the
-    ``StandardDeviation``, :math:`m` the ``Min`` and :math:`M` the ``Max``
-    statistic (per channel by default; see ``NormalizationDimension``), given
-    as options or computed by ``fit_normalization``; an unknown statistic is
-    neutral (μ = m = 0, σ = M − m = 1)."""
-
-# the shared normalization math goes where each docstring says {math}
-for _cls in (SequenceInput, FeatureInput, ImageInput, Image3dInput):
-    _cls.__doc__ = (_cls.__doc__ or "").replace("{math}", _MATH)

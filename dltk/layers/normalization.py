@@ -160,19 +160,6 @@ _AFFINE_OPTIONS = {
     "ScaleL2Factor": "scale_l2_factor",
 }
 
-_AFFINE_ARGS_DOC = """
-        num_channels: number of channels C, or ``'auto'`` to take it from the
-            first input (MATLAB ``NumChannels``). Default: ``'auto'``.
-        epsilon: constant added to the variance, at least 1e-5 (MATLAB ``Epsilon``). Default: ``1e-5``.
-        offset_initializer, scale_initializer: ``'zeros'``, ``'ones'``,
-            ``'narrow-normal'`` or a callable (MATLAB ``OffsetInitializer`` /
-            ``ScaleInitializer``). Default: ``'zeros'`` / ``'ones'``.
-        offset, scale: initial values, C elements in any shape (MATLAB ``Offset`` / ``Scale``). Default: ``None``.
-        offset_learn_rate_factor, scale_learn_rate_factor, offset_l2_factor,
-            scale_l2_factor: MATLAB ``OffsetLearnRateFactor`` … ``ScaleL2Factor``. Default: ``1``.
-        name: layer name (MATLAB ``Name``). Default: ``''``.
-"""
-
 
 class BatchNormalization(_ChannelAffine):
     r"""Batch normalization. MATLAB: ``batchNormalizationLayer(Name=Value)``.
@@ -200,7 +187,18 @@ class BatchNormalization(_ChannelAffine):
     exact choice is unconfirmed). MATLAB's default ``"population"`` statistics
     (recomputed over the training data after training) are the trainer's job.
 
-    Args:{args}        mean_decay, variance_decay: decay λ of the running statistics, in [0, 1]
+    Args:
+        num_channels: number of channels C, or ``'auto'`` to take it from the
+            first input (MATLAB ``NumChannels``). Default: ``'auto'``.
+        epsilon: constant added to the variance, at least 1e-5 (MATLAB ``Epsilon``). Default: ``1e-5``.
+        offset_initializer, scale_initializer: ``'zeros'``, ``'ones'``,
+            ``'narrow-normal'`` or a callable (MATLAB ``OffsetInitializer`` /
+            ``ScaleInitializer``). Default: ``'zeros'`` / ``'ones'``.
+        offset, scale: initial values, C elements in any shape (MATLAB ``Offset`` / ``Scale``). Default: ``None``.
+        offset_learn_rate_factor, scale_learn_rate_factor, offset_l2_factor,
+            scale_l2_factor: MATLAB ``OffsetLearnRateFactor`` … ``ScaleL2Factor``. Default: ``1``.
+        name: layer name (MATLAB ``Name``). Default: ``''``.
+        mean_decay, variance_decay: decay λ of the running statistics, in [0, 1]
             (MATLAB ``MeanDecay`` / ``VarianceDecay``). Default: ``0.1``.
         trained_mean, trained_variance: initial running statistics (MATLAB
             ``TrainedMean`` / ``TrainedVariance``). Default: zeros / ones.
@@ -376,7 +374,18 @@ class GroupNormalization(_ChannelAffine):
 
     Args:
         num_groups: a positive integer dividing C, ``'all-channels'`` or
-            ``'channel-wise'`` (MATLAB ``numGroups``).{args}
+            ``'channel-wise'`` (MATLAB ``numGroups``).
+        num_channels: number of channels C, or ``'auto'`` to take it from the
+            first input (MATLAB ``NumChannels``). Default: ``'auto'``.
+        epsilon: constant added to the variance, at least 1e-5 (MATLAB ``Epsilon``). Default: ``1e-5``.
+        offset_initializer, scale_initializer: ``'zeros'``, ``'ones'``,
+            ``'narrow-normal'`` or a callable (MATLAB ``OffsetInitializer`` /
+            ``ScaleInitializer``). Default: ``'zeros'`` / ``'ones'``.
+        offset, scale: initial values, C elements in any shape (MATLAB ``Offset`` / ``Scale``). Default: ``None``.
+        offset_learn_rate_factor, scale_learn_rate_factor, offset_l2_factor,
+            scale_l2_factor: MATLAB ``OffsetLearnRateFactor`` … ``ScaleL2Factor``. Default: ``1``.
+        name: layer name (MATLAB ``Name``). Default: ``''``.
+
     Shape:
         Output = input. (B, C) CB, (B, T, C) CBT, (B, C, H, W) SSCB, (B, C, D, H, W) SSSCB, (B, T, C, H, W) SSCBT.
 
@@ -487,10 +496,6 @@ class GroupNormalization(_ChannelAffine):
 
     def extra_repr(self) -> str:
         return f"num_groups={self.num_groups!r}, num_channels={self.num_channels!r}, epsilon={self.epsilon:g}"
-
-
-BatchNormalization.__doc__ = BatchNormalization.__doc__.replace("{args}", _AFFINE_ARGS_DOC)
-GroupNormalization.__doc__ = GroupNormalization.__doc__.replace("{args}", _AFFINE_ARGS_DOC)
 
 
 class CrossChannelNormalization(Layer):
