@@ -227,9 +227,7 @@ class _Convolution(sp.SlidingWindowOptions, Layer):
 class Convolution2d(_Convolution):
     r"""2-D convolution: slide filters over an image, add a bias.
 
-    MATLAB: ``convolution2dLayer(filterSize, numFilters, Name=Value)``.
-
-    .. math::
+    Math:
         y_{b,f,i,j} = \beta_f + \sum_{c}\sum_{u,v} W_{f,c,u,v}\,
         \tilde x_{b,c,\,s_h i + d_h u,\; s_w j + d_w v}
 
@@ -288,6 +286,8 @@ class Convolution2d(_Convolution):
         >>> conv = dltk.convolution2dLayer(5, 20, Padding="same")
         >>> conv(torch.randn(2, 3, 28, 28)).shape
         torch.Size([2, 20, 28, 28])
+
+    MATLAB: convolution2dLayer(filterSize, numFilters, Name=Value)
     """
 
     matlab_name = "convolution2dLayer"
@@ -322,9 +322,7 @@ class Convolution2d(_Convolution):
 class Convolution3d(Convolution2d):
     r"""3-D convolution: slide 3-D filters over a volume, add a bias.
 
-    MATLAB: ``convolution3dLayer(filterSize, numFilters, Name=Value)``.
-
-    .. math::
+    Math:
         y_{b,f,i,j,l} = \beta_f + \sum_{c}\sum_{t,u,v} W_{f,c,t,u,v}\,
         \tilde x_{b,c,\,s_d i + d_d t,\; s_h j + d_h u,\; s_w l + d_w v}
 
@@ -371,6 +369,8 @@ class Convolution3d(Convolution2d):
     Example:
         >>> dltk.convolution3dLayer(3, 8)(torch.randn(1, 2, 5, 6, 7)).shape
         torch.Size([1, 8, 3, 4, 5])
+
+    MATLAB: convolution3dLayer(filterSize, numFilters, Name=Value)
     """
 
     n = 3

@@ -15,9 +15,7 @@ __all__ = ["Dropout"]
 class Dropout(Layer):
     r"""Inverted dropout: zero random elements while training, identity at prediction.
 
-    MATLAB: ``dropoutLayer(probability, Name=Value)``.
-
-    .. math::
+    Math:
         y = \frac{m \odot x}{1 - p}, \qquad m_i \sim \text{Bernoulli}(1 - p) \text{ independently}
 
     where :math:`p` is ``Probability``, :math:`m` the 0/1 mask (a fresh one on
@@ -45,6 +43,8 @@ class Dropout(Layer):
         >>> drop.eval()(torch.ones(2, 3))  # identity at prediction
         tensor([[1., 1., 1.],
                 [1., 1., 1.]])
+
+    MATLAB: dropoutLayer(probability, Name=Value)
     """
 
     signals = ("mask",)

@@ -334,11 +334,9 @@ class _Input(Layer):
 class SequenceInput(_Input):
     r"""Sequence input layer: starts a network on sequence data.
 
-    MATLAB: ``sequenceInputLayer(inputSize, Name=Value)``.
-
     Normalization:
 
-    .. math::
+    Math:
         \text{zerocenter: } y = x - \mu \quad
         \text{zscore: } y = \frac{x - \mu}{\sigma} \quad
         \text{rescale-symmetric: } y = 2\,\frac{x - m}{M - m} - 1 \quad
@@ -382,6 +380,8 @@ class SequenceInput(_Input):
         >>> layer = dltk.sequenceInputLayer(12)
         >>> layer(torch.randn(4, 20, 12)).shape
         torch.Size([4, 20, 12])
+
+    MATLAB: sequenceInputLayer(inputSize, Name=Value)
     """
 
     matlab_name = "sequenceInputLayer"
@@ -453,7 +453,7 @@ class FeatureInput(_Input):
 
     Normalization:
 
-    .. math::
+    Math:
         \text{zerocenter: } y = x - \mu \quad
         \text{zscore: } y = \frac{x - \mu}{\sigma} \quad
         \text{rescale-symmetric: } y = 2\,\frac{x - m}{M - m} - 1 \quad
@@ -476,11 +476,16 @@ class FeatureInput(_Input):
     Shape:
         (B, C) -> (B, C); MATLAB ``CB`` C×B.
 
-    Learnables: none. Signals: ``raw``, ``normalized`` (B, C).
+    Learnables: none.
+
+    Signals:
+        ``raw``, ``normalized`` (B, C).
 
     Example:
         >>> dltk.featureInputLayer(4)(torch.randn(8, 4)).shape
         torch.Size([8, 4])
+
+    MATLAB: featureInputLayer(inputSize, Name=Value)
     """
 
     matlab_name = "featureInputLayer"
@@ -517,11 +522,9 @@ class FeatureInput(_Input):
 class ImageInput(_Input):
     r"""Image input layer: starts a network on 2-D images.
 
-    MATLAB: ``imageInputLayer(inputSize, Name=Value)``.
-
     Normalization:
 
-    .. math::
+    Math:
         \text{zerocenter: } y = x - \mu \quad
         \text{zscore: } y = \frac{x - \mu}{\sigma} \quad
         \text{rescale-symmetric: } y = 2\,\frac{x - m}{M - m} - 1 \quad
@@ -546,11 +549,16 @@ class ImageInput(_Input):
     Shape:
         (B, C, H, W) -> (B, C, H, W); MATLAB ``SSCB`` H×W×C×B.
 
-    Learnables: none. Signals: ``raw``, ``normalized`` (B, C, H, W).
+    Learnables: none.
+
+    Signals:
+        ``raw``, ``normalized`` (B, C, H, W).
 
     Example:
         >>> dltk.imageInputLayer([28, 28, 1])(torch.rand(2, 1, 28, 28)).shape
         torch.Size([2, 1, 28, 28])
+
+    MATLAB: imageInputLayer(inputSize, Name=Value)
     """
 
     matlab_name = "imageInputLayer"
@@ -594,7 +602,7 @@ class Image3dInput(ImageInput):
 
     Normalization:
 
-    .. math::
+    Math:
         \text{zerocenter: } y = x - \mu \quad
         \text{zscore: } y = \frac{x - \mu}{\sigma} \quad
         \text{rescale-symmetric: } y = 2\,\frac{x - m}{M - m} - 1 \quad
@@ -615,11 +623,16 @@ class Image3dInput(ImageInput):
     Shape:
         (B, C, D, H, W) -> same; MATLAB ``SSSCB`` H×W×D×C×B.
 
-    Learnables: none. Signals: ``raw``, ``normalized`` (B, C, D, H, W).
+    Learnables: none.
+
+    Signals:
+        ``raw``, ``normalized`` (B, C, D, H, W).
 
     Example:
         >>> dltk.image3dInputLayer([8, 8, 4, 1])(torch.rand(2, 1, 4, 8, 8)).shape
         torch.Size([2, 1, 4, 8, 8])
+
+    MATLAB: image3dInputLayer(inputSize, Name=Value)
     """
 
     matlab_name = "image3dInputLayer"
@@ -661,7 +674,7 @@ class ROIInput(Layer):
     recommended" in new MATLAB code). It feeds ``roiMaxPooling2dLayer``'s
     ``roi`` input.
 
-    .. math::
+    Math:
         \text{row } r = [\,b_r,\ x_r,\ y_r,\ w_r,\ h_r\,]
 
     where :math:`b_r` is the 0-based index of the observation (image) in the
@@ -680,11 +693,16 @@ class ROIInput(Layer):
         (R, 5) -> (R, 5), R regions over the whole batch; data layout ``"ROI"``
         (not a tensor layout of :mod:`dltk.layouts`; MATLAB: M×4 per image).
 
-    Learnables: none. Signals: ``raw`` (R, 5).
+    Learnables: none.
+
+    Signals:
+        ``raw`` (R, 5).
 
     Example:
         >>> dltk.roiInputLayer()(torch.tensor([[0., 1, 1, 4, 4]])).shape
         torch.Size([1, 5])
+
+    MATLAB: roiInputLayer(Name=Value)
     """
 
     matlab_name = "roiInputLayer"

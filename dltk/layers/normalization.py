@@ -162,9 +162,9 @@ _AFFINE_OPTIONS = {
 
 
 class BatchNormalization(_ChannelAffine):
-    r"""Batch normalization. MATLAB: ``batchNormalizationLayer(Name=Value)``.
+    r"""Batch normalization.
 
-    .. math::
+    Math:
         \hat x = \frac{x - \mu_c}{\sqrt{\sigma_c^2 + \epsilon}}, \qquad y = \gamma_c \hat x + \beta_c
 
     where, for channel :math:`c`, :math:`\mu_c` and :math:`\sigma_c^2` are the
@@ -222,6 +222,8 @@ class BatchNormalization(_ChannelAffine):
         >>> bn = dltk.batchNormalizationLayer()
         >>> bn(torch.randn(8, 20, 5, 5)).shape, bn.description()
         (torch.Size([8, 20, 5, 5]), 'Batch normalization with 20 channels')
+
+    MATLAB: batchNormalizationLayer(Name=Value)
     """
 
     signals = ("batch_mean", "batch_variance", "normalized", "running_mean", "running_variance")
@@ -358,9 +360,9 @@ class BatchNormalization(_ChannelAffine):
 
 
 class GroupNormalization(_ChannelAffine):
-    r"""Group normalization. MATLAB: ``groupNormalizationLayer(numGroups, Name=Value)``.
+    r"""Group normalization.
 
-    .. math::
+    Math:
         \hat x = \frac{x - \mu_{b,g}}{\sqrt{\sigma_{b,g}^2 + \epsilon}}, \qquad y = \gamma_c \hat x + \beta_c
 
     where the C channels are split into G consecutive groups of C/G channels,
@@ -400,6 +402,8 @@ class GroupNormalization(_ChannelAffine):
         >>> gn = dltk.groupNormalizationLayer(4)
         >>> gn(torch.randn(2, 8, 5, 5)).shape, gn.description()
         (torch.Size([2, 8, 5, 5]), 'Group normalization with 8 channels split into 4 groups')
+
+    MATLAB: groupNormalizationLayer(numGroups, Name=Value)
     """
 
     signals = ("group_mean", "group_variance", "normalized")
@@ -501,7 +505,7 @@ class GroupNormalization(_ChannelAffine):
 class CrossChannelNormalization(Layer):
     r"""Local response (cross-channel) normalization. MATLAB: ``crossChannelNormalizationLayer(windowChannelSize)``.
 
-    .. math::
+    Math:
         y_c = \frac{x_c}{\left(K + \frac{\alpha}{w} \sum_{j=c-p}^{c+n} x_j^2\right)^{\beta}}
 
     where :math:`w` is ``WindowChannelSize``, the window of channel :math:`c`
@@ -528,6 +532,8 @@ class CrossChannelNormalization(Layer):
     Example:
         >>> dltk.crossChannelNormalizationLayer(5)(torch.randn(2, 8, 4, 4)).shape
         torch.Size([2, 8, 4, 4])
+
+    MATLAB: crossChannelNormalizationLayer(windowChannelSize, Name=Value)
     """
 
     signals = ("scale",)
