@@ -222,10 +222,12 @@ class _Input(Layer):
         if s0 is None or s1 is None:
             return None
         v0, v1 = s0._version, s1._version
-        p: _AffinePlan | None = self.__dict__.get("_affine_plan")
-        if p is not None and p.first is s0 and p.second is s1 and p.first_version == v0 and p.second_version == v1:
-            if p.dtype == x.dtype and p.device == x.device:
-                return p.ab
+        plan: _AffinePlan | None = self.__dict__.get("_affine_plan")
+        if plan is not None:  # (one unpacking: cheaper than seven attribute reads on every call)
+            first, second, first_version, second_version, dtype, device, ab = plan
+            if first is s0 and second is s1 and first_version == v0 and second_version == v1 and dtype == x.dtype:
+                if device == x.device:
+                    return ab
         lo, hi = s0.double(), s1.double()
         div = hi if self.normalization == "zscore" else hi - lo
         ab = None
