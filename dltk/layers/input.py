@@ -652,21 +652,7 @@ class Image3dInput(ImageInput):
 
 
 _min_reduce = np.minimum.reduce
-
-
-def _smallest_size(x: torch.Tensor) -> float:
-    """The smallest width or height of (R, 5) ROI rows (NaN when one is NaN).
-
-    A CPU tensor outside autograd is read through NumPy (``x.numpy()`` refuses
-    the others: CUDA, autograd, bfloat16): on a few dozen rows a torch
-    slice-and-reduce costs a few µs of fixed overhead, NumPy's reduction a
-    fraction of that; the same minimum either way.
-    """
-    try:
-        rows = x.numpy()
-    except (TypeError, RuntimeError):
-        return float(x.detach()[:, 3:].amin())
-    return _min_reduce(rows[:, 3:], None)
+_INF = float("inf")
 
 
 class ROIInput(Layer):
@@ -734,9 +720,18 @@ class ROIInput(Layer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != 5 or not x.is_floating_point():
             raise self._fail("(R, 5) float rows [batch_index, x, y, w, h] [MATLAB M×4 [x y w h] per image]", x)
-        if x.numel() and _smallest_size(x) <= 0:  # (NaN passes, as NaN <= 0 is false)
+        # the smallest width or height (NaN passes, as NaN <= 0 is false; no rows: inf). A CPU
+        # tensor outside autograd is read through NumPy (x.numpy() refuses the others: CUDA,
+        # autograd, bfloat16): on a few dozen rows torch's slice-and-reduce costs a few µs of
+        # fixed overhead, NumPy's reduction a fraction of that; the same minimum either way.
+        try:
+            smallest = _min_reduce(x.numpy()[:, 3:], None, None, None, False, _INF)
+        except (TypeError, RuntimeError):
+            smallest = float(x.detach()[:, 3:].amin()) if x.numel() else _INF
+        if smallest <= 0:
             raise self._fail("positive widths and heights (columns 4 and 5)", x)
-        self._emit("raw", x)
+        if self._recorder is not None:
+            self._emit("raw", x)
         return x
 
     def description(self) -> str:
