@@ -12,10 +12,15 @@ view); the widgets in :mod:`dltk.widgets` use them.
 * any layer: :func:`signals`; families: :func:`activation_curve`,
   :func:`conv_filters`, :func:`feature_maps`, :func:`batchnorm_distributions`,
   :func:`pooling_switches`, :func:`dropout_mask`, :func:`softmax_breakdown`.
+
+Every figure follows the rules of :mod:`dltk.viz.style` (fits the 800 px
+notebook column, integer ticks at pixel centres, framed images, stated colour
+scales, all-equal images annotated); lesson widgets use the same helpers.
 """
 
 from __future__ import annotations
 
+from . import style
 from .families import (
     SignalsView,
     activation_curve,
@@ -33,6 +38,7 @@ from .lstm_cell import LSTMCellDiagram, lstm_cell
 from .network_graph import NetworkGraph, layer_statistics, network_graph
 
 __all__ = [
+    "style",
     "LSTMCellDiagram",
     "lstm_cell",
     "GateHeatmaps",
