@@ -185,6 +185,7 @@ class SignalsView:
             self.kinds[s] = "stems"
             self.artists[s] = ax.vlines(np.arange(len(d)), 0, np.where(np.isfinite(d), d, 0), lw=1.5)
             ax.set_xlim(-1, len(d))
+            ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
             self._rescale(s, d)
             ax.axhline(0, color="#888888", lw=0.6)
         else:
@@ -194,6 +195,7 @@ class SignalsView:
                 ax.set_xlabel("observation (red: shown)", fontsize=7)
             bad = ~np.isfinite(d)
             self.artists[s] = ax.bar(np.arange(len(d)), np.where(bad, 0, d), color=colors, width=0.8)
+            ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))  # element / observation indices
             for k in np.flatnonzero(bad):
                 self.artists[s][k].set_color(S.NONFINITE_COLOR)
             ax.axhline(0, color="#888888", lw=0.6)
