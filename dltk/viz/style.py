@@ -91,7 +91,12 @@ __all__ = [
 COLUMN_WIDTH_IN = 8.0
 #: figure resolution of every dltk view (dots per inch)
 DPI = 100
-#: the same width in screen pixels (ipympl and the PNG fallback show a figure at width × dpi pixels)
+#: the same width in screen pixels. How a figure reaches the page: an ipympl canvas
+#: (``%matplotlib widget``) is laid out at width × dpi CSS pixels (it renders at
+#: dpi × devicePixelRatio and scales back); the widgets' PNG fallback (an ``Image``
+#: widget) is laid out at width × dpi pixels; an inline PNG (``%matplotlib inline``)
+#: is saved at the figure's dpi and JupyterLab shrinks a wider one to the column —
+#: only the first two scroll sideways, so the rule is on width × dpi
 COLUMN_WIDTH_PX = int(COLUMN_WIDTH_IN * DPI)
 #: colour of image frames
 FRAME_COLOR = "#555555"
