@@ -281,6 +281,20 @@ def test_widget_figures_follow_the_rules(name):
         w.close()
 
 
+def test_a_wide_figure_in_a_widget_is_drawn_smaller():
+    """A lesson's own 9-inch figure shown through FigureView fits the column instead of scrolling."""
+    from dltk.widgets import FigureView
+
+    fig = style.new_figure((9.0, 2.6))
+    fig.add_subplot().plot([0, 1])
+    view = FigureView(fig, interactive=False)
+    try:
+        assert view.widget.layout.width == f"{style.COLUMN_WIDTH_PX}px"
+        assert np.asarray(fig.canvas.buffer_rgba()).shape[1] == style.COLUMN_WIDTH_PX
+    finally:
+        view.close()
+
+
 # ------------------------------------------------------------------ the checker can fail
 def test_the_rules_catch_what_the_issue_showed():
     """Wide figure, fractional ticks on a 2×2 grid, cut colour bar, unframed blank square."""
