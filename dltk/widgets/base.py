@@ -45,7 +45,9 @@ class FigureView:
     """A figure shown in a widget, with blitted updates of its animated artists.
 
     Args:
-        fig: a figure built by :mod:`dltk.viz` (not known to pyplot).
+        fig: a figure built by :mod:`dltk.viz` (not known to pyplot). One wider
+            than the notebook column (:data:`dltk.viz.style.COLUMN_WIDTH_PX`) is
+            drawn at a lower dpi so that it fits.
         animated: the artists that :meth:`refresh` redraws over the cached
             background; everything else changes only with ``refresh(full=True)``.
         interactive: use an ipympl canvas. Default: when the widget backend is active.
@@ -56,7 +58,9 @@ class FigureView:
     """
 
     def __init__(self, fig: Figure, animated: Iterable[Artist] = (), interactive: bool | None = None) -> None:
-        self.fig = fig
+        from ..viz.style import fit_column
+
+        self.fig = fit_column(fig)  # wider than the notebook column: drawn smaller, never scrolled sideways
         self.interactive = use_ipympl() if interactive is None else interactive
         self.animated: list[Artist] = []
         self._background: Any = None

@@ -9,6 +9,7 @@ import ipywidgets as W
 import numpy as np
 
 from ..introspect import Recording, record
+from ..viz import style
 from ..viz import style as S
 from ..viz.heatmaps import GateHeatmaps
 from ..viz.lstm_cell import LSTM_SIGNALS, LSTMCellDiagram
@@ -88,7 +89,7 @@ class LSTMStepper(DltkWidget):
         self.time.observe(self._guard(self._on_time), names="value")
         self.observation.observe(self._guard(self._on_observation), names="value")
         self.units.observe(self._guard(self._on_units), names="value")
-        controls = W.HBox([self.play, self.time, self.observation, self.units])
+        controls = W.HBox([self.play, self.time, self.observation, self.units], layout=style.wrap_layout())
         self.box = self._w(
             W.VBox([controls, self.status, self.error_area, self.readout, self.cell_view.widget, self.heat_view.widget])
         )
