@@ -247,7 +247,7 @@ class Recorder:
         self.reserved = 0
         self.names = names or {}
         #: data_ptr of every recorded tensor -> (layer, signal): an in-place module clones them first
-        self._ptrs: dict[int, tuple[str, str]] = {}
+        self._ptrs: dict[int, list[tuple[str, str]]] = {}
 
     def name_of(self, layer: nn.Module) -> str:
         name = self.names.get(id(layer))
@@ -283,17 +283,21 @@ class Recorder:
         v = value if self.keep_graph else value.detach()
         self.recording._put(name, signal, v, layout)
         if v.numel():
-            self._ptrs[v.data_ptr()] = (name, signal)
+            self._ptrs.setdefault(v.data_ptr(), []).append((name, signal))
 
     def protect(self, x: Any) -> None:
         """Before a module overwrites ``x`` in place: keep a copy of any recorded tensor sharing its memory."""
         if not isinstance(x, torch.Tensor) or not self._ptrs or not x.numel():
             return
-        hit = self._ptrs.pop(x.data_ptr(), None)
-        if hit is not None:
-            sigs = self.recording._layers[hit[0]]
-            old = sigs._data[hit[1]]
-            sigs._data[hit[1]] = old.clone()
+        copies: dict[int, torch.Tensor] = {}
+        for layer, signal in self._ptrs.pop(x.data_ptr(), ()):
+            sigs = self.recording._layers[layer]
+            old = sigs._data[signal]
+            if old.data_ptr() == x.data_ptr():
+                key = id(old)
+                if key not in copies:
+                    copies[key] = old.clone()
+                sigs._data[signal] = copies[key]
 
 
 # ----------------------------------------------------------------------- the plan
@@ -522,8 +526,12 @@ def _output_hook(recorder: Recorder, name: str, recogniser: Any) -> Any:
 def _detach(out: Any) -> Any:
     if isinstance(out, torch.Tensor):
         return out.detach()
+    if isinstance(out, tuple) and hasattr(out, "_fields"):  # named tuples, PackedSequence
+        return type(out)(*(_detach(o) for o in out))
     if isinstance(out, (tuple, list)):
         return type(out)(_detach(o) for o in out)
+    if isinstance(out, dict):
+        return {k: _detach(v) for k, v in out.items()}
     return out
 
 

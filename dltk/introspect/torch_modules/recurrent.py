@@ -269,7 +269,8 @@ class RecurrentModule(Recogniser):
         P = hs_all.shape[-1] // dirs
         widths = {"hidden_state": P, "gates_pre": _GATE_WIDTH[mode] * H}
         nbytes = sum(B * T * widths.get(s, H) for names in per_dir for s in names) * x.element_size()
-        probe.reserve(nbytes, f"{sum(map(len, per_dir))} signals of (B, T, H) = ({B}, {T}, {H}) of layer {k}")
+        where = f" (stacked layer {k})" if m.num_layers > 1 else ""
+        probe.reserve(nbytes, f"{sum(map(len, per_dir))} signals of (B, T, H) = ({B}, {T}, {H}){where}")
         with probe.signal_grad():
             for d in range(dirs):
                 if not per_dir[d]:
