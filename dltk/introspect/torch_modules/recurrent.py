@@ -44,8 +44,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from ...layers import _lstm_kernel
 from ...layers._recurrent import linear_scan, reverse_within, shift_prev, zero_padding
 from .base import Probe, Recogniser, register
 
@@ -202,75 +203,133 @@ class RecurrentModule(Recogniser):
             if sorted_idx is not None:
                 h0, c0 = h0.index_select(1, sorted_idx), (c0.index_select(1, sorted_idx) if lstm else None)
         nw = len(m._flat_weights) // (L * dirs)
+        grad = torch.is_grad_enabled() and (
+            like.requires_grad or any(w.requires_grad for w in m._flat_weights) or h0.requires_grad
+        )
+        compiled = lstm and P == H and not grad and _lstm_kernel.usable(like)
+
+        def to_bm(t: Tensor) -> Tensor:  # time-major / packed data -> padded (B, T, ·)
+            if packed:
+                return pad_packed_sequence(PackedSequence(t, batch_sizes), batch_first=True)[0]
+            return t.transpose(0, 1)
+
+        def to_tm(t: Tensor) -> Tensor:  # padded (B, T, ·) -> what the fused kernel takes and returns
+            if packed:
+                return pack_padded_sequence(t, lengths, batch_first=True).data
+            return t.transpose(0, 1).contiguous()
+
+        cur, bm = layer_in, False  # the current layer input, batch-major or as the kernel has it
         hN, cN = [], []
         for k in range(L):
             ws = m._flat_weights[k * dirs * nw : (k + 1) * dirs * nw]
             s = slice(k * dirs, (k + 1) * dirs)
-            hx_k = (h0[s], c0[s]) if lstm else h0[s]
-            if packed:
-                res = fn(layer_in, batch_sizes, hx_k, ws, m.bias, 1, 0.0, m.training, m.bidirectional)
+            wanted = self._wanted(probe, m, k)
+            if compiled and any(n != "hidden_state" for names in wanted for n in names):
+                x_bm = cur if bm else to_bm(cur)
+                outs = []
+                self._reserve(probe, m, k, wanted, x_bm.shape[0], x_bm.shape[1], P, x_bm.element_size())
+                for d in range(dirs):
+                    w = ws[d * nw : (d + 1) * nw]
+                    b = w[2] + w[3] if m.bias else w[0].new_zeros(w[0].shape[0])
+                    want = set(wanted[d]).__contains__
+                    o, hT, cT, sigs = _lstm_kernel.lstm_record(x_bm, h0[s][d], c0[s][d], w[0], w[1], b, lengths, d == 1, want)
+                    if want("hidden_state"):
+                        sigs["hidden_state"] = o
+                    self._store(probe, m, k, d, sigs, None, unsorted_idx)
+                    outs.append(o)
+                    hN.append(hT[None])
+                    cN.append(cT[None])
+                cur, bm = (outs[0] if dirs == 1 else torch.cat(outs, -1)), True
             else:
-                res = fn(layer_in, hx_k, ws, m.bias, 1, 0.0, m.training, m.bidirectional, False)
-            out = res[0]
-            hN.append(res[1])
-            if lstm:
-                cN.append(res[2])
-            self._record_layer(probe, m, k, layer_in, out, h0[s], c0[s] if lstm else None, ws, nw, batch_sizes,
-                               lengths, unsorted_idx)
-            layer_in = F.dropout(out, m.dropout, True) if m.dropout and m.training and k < L - 1 else out
+                x_tm = to_tm(cur) if bm else cur
+                hx_k = (h0[s], c0[s]) if lstm else h0[s]
+                if packed:
+                    res = fn(x_tm, batch_sizes, hx_k, ws, m.bias, 1, 0.0, m.training, m.bidirectional)
+                else:
+                    res = fn(x_tm, hx_k, ws, m.bias, 1, 0.0, m.training, m.bidirectional, False)
+                hN.append(res[1])
+                if lstm:
+                    cN.append(res[2])
+                if any(wanted):
+                    xb, hb = (cur if bm else to_bm(cur)), to_bm(res[0])
+                    self._reserve(probe, m, k, wanted, xb.shape[0], xb.shape[1], P, xb.element_size())
+                    self._record_layer(probe, m, k, wanted, xb, hb, h0[s], c0[s] if lstm else None, ws, nw, lengths,
+                                       unsorted_idx)
+                cur, bm = res[0], False
+            if m.dropout and m.training and k < L - 1:  # on the kernel's layout: the draw PyTorch makes
+                cur, bm = F.dropout(to_tm(cur) if bm else cur, m.dropout, True), False
         h_n = torch.cat(hN, 0)
         c_n = torch.cat(cN, 0) if lstm else None
         if packed:
-            output: Any = PackedSequence(out, batch_sizes, sorted_idx, unsorted_idx)
+            output: Any = PackedSequence(to_tm(cur) if bm else cur, batch_sizes, sorted_idx, unsorted_idx)
             if unsorted_idx is not None:
                 h_n = h_n.index_select(1, unsorted_idx)
                 c_n = c_n.index_select(1, unsorted_idx) if lstm else None
         else:
-            output = out.transpose(0, 1) if m.batch_first else out
+            if bm:
+                output = cur if m.batch_first else to_tm(cur)
+            else:
+                output = cur.transpose(0, 1) if m.batch_first else cur
             if unbatched:
                 output = output.squeeze(0 if m.batch_first else 1)
                 h_n = h_n.squeeze(1)
                 c_n = c_n.squeeze(1) if lstm else None
         return (output, (h_n, c_n)) if lstm else (output, h_n)
 
+    @staticmethod
+    def _wanted(probe: Probe, m: nn.Module, k: int) -> list[list[str]]:
+        """The wanted signals of stacked layer ``k``, per direction (base names)."""
+        dirs = 2 if m.bidirectional else 1
+        plain = m.num_layers == 1 and dirs == 1
+        base = _base(m.mode)
+        return [[s for s in base if probe.wants(s + _suffix(k, d)) or (plain and probe.wants(s))] for d in range(dirs)]
+
+    @staticmethod
+    def _reserve(probe: Probe, m: nn.Module, k: int, per_dir: list[list[str]], B: int, T: int, P: int, size: int) -> None:
+        """Check the budget for the signals of layer ``k`` before computing them."""
+        H = m.hidden_size
+        widths = {"hidden_state": P, "gates_pre": _GATE_WIDTH[m.mode] * H}
+        nbytes = sum(B * T * widths.get(s, H) for names in per_dir for s in names) * size
+        where = f" (stacked layer {k})" if m.num_layers > 1 else ""
+        probe.reserve(nbytes, f"{sum(map(len, per_dir))} signals of (B, T, H) = ({B}, {T}, {H}){where}")
+
+    @staticmethod
+    def _store(
+        probe: Probe, m: nn.Module, k: int, d: int, sigs: dict, lengths: Tensor | None, unsorted_idx: Tensor | None
+    ) -> None:
+        """Store one direction's signals (zeros at padded steps, the caller's batch order)."""
+        plain = m.num_layers == 1 and not m.bidirectional
+        for name in [s for s in _base(m.mode) if s in sigs]:
+            v = sigs[name]
+            if lengths is not None:
+                v = zero_padding(v, lengths)
+            if unsorted_idx is not None:
+                v = v.index_select(0, unsorted_idx)
+            if plain:
+                probe.store(name, v, "BTC")
+                probe.alias(name + _suffix(k, d), name)
+            else:
+                probe.store(name + _suffix(k, d), v, "BTC")
+
     def _record_layer(
         self,
         probe: Probe,
         m: nn.Module,
         k: int,
-        layer_in: Tensor,
-        out: Tensor,
+        per_dir: list[list[str]],
+        x: Tensor,
+        hs_all: Tensor,
         h0: Tensor,
         c0: Tensor | None,
         ws: list[Tensor],
         nw: int,
-        batch_sizes: Tensor | None,
         lengths: Tensor | None,
         unsorted_idx: Tensor | None,
     ) -> None:
-        """Rebuild and store the signals of layer ``k`` (both directions) from its input and output."""
-        dirs, mode = (2 if m.bidirectional else 1), m.mode
-        plain = m.num_layers == 1 and dirs == 1
-        base = _base(mode)
-
-        def wanted(d: int) -> list[str]:
-            return [s for s in base if probe.wants(s + _suffix(k, d)) or (plain and probe.wants(s))]
-
-        per_dir = [wanted(d) for d in range(dirs)]
-        if not any(per_dir):
-            return
-        H = m.hidden_size
-        if batch_sizes is not None:  # padded (B, T, ·) in the kernel's (sorted) batch order
-            x = pad_packed_sequence(PackedSequence(layer_in, batch_sizes), batch_first=True)[0]
-            hs_all = pad_packed_sequence(PackedSequence(out, batch_sizes), batch_first=True)[0]
-        else:
-            x, hs_all = layer_in.transpose(0, 1), out.transpose(0, 1)
-        B, T = x.shape[:2]
+        """Rebuild and store the signals of layer ``k`` (both directions) from its input x (B, T, D)
+        and output hs_all (B, T, dirs·P), padded, in the kernel's batch order."""
+        dirs, mode, H = (2 if m.bidirectional else 1), m.mode, m.hidden_size
         P = hs_all.shape[-1] // dirs
-        widths = {"hidden_state": P, "gates_pre": _GATE_WIDTH[mode] * H}
-        nbytes = sum(B * T * widths.get(s, H) for names in per_dir for s in names) * x.element_size()
-        where = f" (stacked layer {k})" if m.num_layers > 1 else ""
-        probe.reserve(nbytes, f"{sum(map(len, per_dir))} signals of (B, T, H) = ({B}, {T}, {H}){where}")
         with probe.signal_grad():
             for d in range(dirs):
                 if not per_dir[d]:
@@ -285,20 +344,9 @@ class RecurrentModule(Recogniser):
                     sigs = gru_direction(xd, hd, h0[d], w, H, want)
                 else:
                     sigs = rnn_direction(xd, hd, h0[d], w, H, want)
-                for name in [s for s in base if s in sigs]:
-                    v = sigs[name]
-                    if d == 1:
-                        v = reverse_within(v, lengths)
-                    if lengths is not None:
-                        v = zero_padding(v, lengths)
-                        if unsorted_idx is not None:
-                            v = v.index_select(0, unsorted_idx)
-                    full = name + _suffix(k, d)
-                    if plain:
-                        probe.store(name, v, "BTC")
-                        probe.alias(full, name)
-                    else:
-                        probe.store(full, v, "BTC")
+                if d == 1:
+                    sigs = {n: reverse_within(v, lengths) for n, v in sigs.items()}
+                self._store(probe, m, k, d, sigs, lengths, unsorted_idx)
 
 
 @register
