@@ -28,7 +28,14 @@ from torch import nn
 import dltk
 
 GRID = [(32, 100, 12, 100), (1, 1000, 1, 64), (128, 50, 28, 128)]
-CONFIGS = [("LSTM", False, 1), ("LSTM", False, 3), ("LSTM", True, 1), ("GRU", False, 1), ("GRU", False, 3), ("GRU", True, 1)]
+CONFIGS = [
+    ("LSTM", False, 1),
+    ("LSTM", False, 3),
+    ("LSTM", True, 1),
+    ("GRU", False, 1),
+    ("GRU", False, 3),
+    ("GRU", True, 1),
+]
 TARGET_MEDIAN, TARGET_WORST, TARGET_CNN, TARGET_TORCHLENS = 1.5, 2.0, 1.5, 5.0
 
 
@@ -49,7 +56,10 @@ def _time(fns: dict[str, Callable[[], object]], repeats: int, budget_s: float) -
             cpus[k].append(cpu() - c0)
         if time.perf_counter() - start > budget_s:
             break
-    return {**{k: statistics.median(v) for k, v in wall.items()}, **{k + "_cpu": statistics.median(v) for k, v in cpus.items()}}
+    return {
+        **{k: statistics.median(v) for k, v in wall.items()},
+        **{k + "_cpu": statistics.median(v) for k, v in cpus.items()},
+    }
 
 
 class Student(nn.Module):
@@ -79,13 +89,24 @@ def recurrent_rows(repeats: int, budget_s: float) -> list[dict]:
         for B, T, D, H in GRID:
             model = Student(kind, D, H, depth, bi).eval()
             x = torch.randn(B, T, D)
-            t = _time({"plain": lambda: model(x), "record": lambda: dltk.record(model, x)}, repeats, budget_s)
+            fns = {"plain": lambda m=model, x=x: m(x), "record": lambda m=model, x=x: dltk.record(m, x)}
+            t = _time(fns, repeats, budget_s)
             rows.append(
-                {"kind": ("Bi" if bi else "") + kind, "depth": depth, "shape": (B, T, D, H), "plain_ms": 1e3 * t["plain"],
-                 "ratio": t["record"] / t["plain"], "ratio_cpu": t["record_cpu"] / t["plain_cpu"]}  # fmt: skip
+                {
+                    "kind": ("Bi" if bi else "") + kind,
+                    "depth": depth,
+                    "shape": (B, T, D, H),
+                    "plain_ms": 1e3 * t["plain"],
+                    "ratio": t["record"] / t["plain"],
+                    "ratio_cpu": t["record_cpu"] / t["plain_cpu"],
+                }
             )
-            print(f"  {rows[-1]['kind']:7s} layers {depth} {str((B, T, D, H)):22s} plain {rows[-1]['plain_ms']:8.2f} ms  "
-                  f"record {rows[-1]['ratio']:.2f} / {rows[-1]['ratio_cpu']:.2f}", flush=True)  # fmt: skip
+            r = rows[-1]
+            print(
+                f"  {r['kind']:7s} layers {depth} {str((B, T, D, H)):22s} plain {r['plain_ms']:8.2f} ms  "
+                f"record {r['ratio']:.2f} / {r['ratio_cpu']:.2f}",
+                flush=True,
+            )
     return rows
 
 
@@ -101,7 +122,11 @@ def cnn_row(repeats: int, budget_s: float) -> dict:
     except ImportError:
         pass
     t = _time(fns, repeats, budget_s)
-    row = {"plain_ms": 1e3 * t["plain"], "ratio": t["record"] / t["plain"], "ratio_cpu": t["record_cpu"] / t["plain_cpu"]}
+    row = {
+        "plain_ms": 1e3 * t["plain"],
+        "ratio": t["record"] / t["plain"],
+        "ratio_cpu": t["record_cpu"] / t["plain_cpu"],
+    }
     if "torchlens" in t:
         row["torchlens"] = t["torchlens"] / t["plain"]
         row["torchlens_cpu"] = t["torchlens_cpu"] / t["plain_cpu"]
@@ -118,7 +143,8 @@ def markdown(rows: list[dict], cnn: dict) -> str:
         "|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['kind']} | {r['depth']} | {r['shape']} | {r['plain_ms']:.2f} | {r['ratio']:.2f} / {r['ratio_cpu']:.2f} |")
+        ratio = f"{r['ratio']:.2f} / {r['ratio_cpu']:.2f}"
+        lines.append(f"| {r['kind']} | {r['depth']} | {r['shape']} | {r['plain_ms']:.2f} | {ratio} |")
     for k, name in (("ratio", "wall"), ("ratio_cpu", "CPU")):
         v = [r[k] for r in rows]
         lines.append(

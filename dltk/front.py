@@ -40,7 +40,8 @@ def _config(layer: nn.Module) -> tuple:
     attrs = tuple(
         (k, v)
         for k, v in vars(layer).items()
-        if k != "training" and (isinstance(v, _SIMPLE) or (isinstance(v, tuple) and all(isinstance(e, _SIMPLE) for e in v)))
+        if k != "training"
+        and (isinstance(v, _SIMPLE) or (isinstance(v, tuple) and all(isinstance(e, _SIMPLE) for e in v)))
     )
     shapes = tuple(None if p is None else tuple(p.shape) for p in layer._parameters.values())
     return attrs, shapes

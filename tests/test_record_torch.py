@@ -39,8 +39,10 @@ def _ref_rnn(m: nn.Module, x: torch.Tensor, h0=None, c0=None, lengths=None) -> d
             b_i = torch.zeros(W.shape[0], dtype=x.dtype) if b_i is None else b_i
             b_h = torch.zeros(W.shape[0], dtype=x.dtype) if b_h is None else b_h
             Whr = getattr(m, "weight_hr" + sfx, None)
-            names = {"LSTM": ("input_gate", "forget_gate", "cell_candidate", "output_gate", "cell_state"),
-                     "GRU": ("reset_gate", "update_gate", "candidate_state")}.get(mode, ("pre_activation",))  # fmt: skip
+            names = {
+                "LSTM": ("input_gate", "forget_gate", "cell_candidate", "output_gate", "cell_state"),
+                "GRU": ("reset_gate", "update_gate", "candidate_state"),
+            }.get(mode, ("pre_activation",))
             sig = {n: torch.zeros(B, T, H, dtype=x.dtype) for n in (*names, "hidden_state")}
             sig["hidden_state"] = torch.zeros(B, T, P, dtype=x.dtype)
             for b in range(B):
@@ -52,12 +54,23 @@ def _ref_rnn(m: nn.Module, x: torch.Tensor, h0=None, c0=None, lengths=None) -> d
                     xt = inp[b, t]
                     if mode == "LSTM":
                         z = W @ xt + b_i + R @ h + b_h
-                        i, f, g, o = torch.sigmoid(z[:H]), torch.sigmoid(z[H : 2 * H]), torch.tanh(z[2 * H : 3 * H]), torch.sigmoid(z[3 * H :])  # noqa: E501
+                        i, f, g, o = (
+                            torch.sigmoid(z[:H]),
+                            torch.sigmoid(z[H : 2 * H]),
+                            torch.tanh(z[2 * H : 3 * H]),
+                            torch.sigmoid(z[3 * H :]),
+                        )  # noqa: E501
                         c = f * c + i * g
                         h = o * torch.tanh(c)
                         if Whr is not None:
                             h = Whr @ h
-                        vals = {"input_gate": i, "forget_gate": f, "cell_candidate": g, "output_gate": o, "cell_state": c}
+                        vals = {
+                            "input_gate": i,
+                            "forget_gate": f,
+                            "cell_candidate": g,
+                            "output_gate": o,
+                            "cell_state": c,
+                        }
                     elif mode == "GRU":
                         gx, gh = W @ xt + b_i, R @ h + b_h
                         r = torch.sigmoid(gx[:H] + gh[:H])
@@ -145,8 +158,14 @@ def test_lstm_gates_reproduce_c_and_h_and_final_states() -> None:
     s = rec["lstm"]
     for k, d in itertools.product(range(2), range(2)):
         sfx = f"_l{k}" + ("_reverse" if d else "")
-        i, f, g, o, c = (s[n + sfx] for n in ("input_gate", "forget_gate", "cell_candidate", "output_gate", "cell_state"))
-        c_prev = torch.cat([c0[2 * k + d][:, None], c[:, :-1]], 1) if d == 0 else torch.cat([c[:, 1:], c0[2 * k + d][:, None]], 1)
+        i, f, g, o, c = (
+            s[n + sfx] for n in ("input_gate", "forget_gate", "cell_candidate", "output_gate", "cell_state")
+        )
+        c_prev = (
+            torch.cat([c0[2 * k + d][:, None], c[:, :-1]], 1)
+            if d == 0
+            else torch.cat([c[:, 1:], c0[2 * k + d][:, None]], 1)
+        )
         torch.testing.assert_close(c, f * c_prev + i * g, **TOL)
         torch.testing.assert_close(s["hidden_state" + sfx], o * torch.tanh(c), **TOL)
         torch.testing.assert_close(c[:, -1 if d == 0 else 0], cn[2 * k + d], **TOL)
@@ -299,7 +318,9 @@ def test_layer_and_group_norm() -> None:
     var, mean = torch.var_mean(xg, dim=2, correction=0)
     torch.testing.assert_close(rec["0"]["group_mean"], mean, **TOL)
     torch.testing.assert_close(rec["0"]["group_variance"], var, **TOL)
-    torch.testing.assert_close(rec["0"]["normalized"], ((xg - mean[..., None]) / torch.sqrt(var[..., None] + 1e-5)).view_as(x), **TOL)
+    torch.testing.assert_close(
+        rec["0"]["normalized"], ((xg - mean[..., None]) / torch.sqrt(var[..., None] + 1e-5)).view_as(x), **TOL
+    )
     z = rec["1"]["output"]
     var, mean = torch.var_mean(z, dim=-1, correction=0)
     torch.testing.assert_close(rec["2"]["mean"], mean, **TOL)
@@ -332,7 +353,10 @@ def test_max_and_average_pooling_switches_and_counts() -> None:
     y, idx = F.max_pool2d(x, 3, 2, 1, return_indices=True)
     torch.testing.assert_close(rec.output, y, atol=0, rtol=0)
     assert torch.equal(rec["maxpool2d"]["indices"], idx)
-    torch.testing.assert_close(F.max_unpool2d(y, rec["maxpool2d"]["indices"], 3, 2, 1, output_size=x.shape[2:]).ne(0).to(D).sum(), (rec["maxpool2d"]["switch_mask"] > 0).to(D).sum())  # noqa: E501
+    torch.testing.assert_close(
+        F.max_unpool2d(y, rec["maxpool2d"]["indices"], 3, 2, 1, output_size=x.shape[2:]).ne(0).to(D).sum(),
+        (rec["maxpool2d"]["switch_mask"] > 0).to(D).sum(),
+    )  # noqa: E501
     assert float(rec["maxpool2d"]["switch_mask"].sum()) == y.numel()
     ap = nn.AvgPool2d(3, stride=2, padding=1)
     rec = dltk.record(ap, x)
@@ -345,7 +369,9 @@ def test_max_and_average_pooling_switches_and_counts() -> None:
 
 def test_embedding_activations_softmax() -> None:
     torch.manual_seed(10)
-    model = nn.Sequential(nn.Embedding(10, 4), nn.ReLU(inplace=True), nn.LeakyReLU(), nn.ReLU6(), nn.Softmax(-1)).double()
+    model = nn.Sequential(
+        nn.Embedding(10, 4), nn.ReLU(inplace=True), nn.LeakyReLU(), nn.ReLU6(), nn.Softmax(-1)
+    ).double()
     ids = torch.tensor([[1, 2, 3], [4, 5, 9]])
     vec = model[0](ids).detach()
     rec = dltk.record(model, ids)

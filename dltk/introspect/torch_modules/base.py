@@ -125,6 +125,8 @@ class Recogniser:
     signal_names: ClassVar[tuple[str, ...]] = ()
     #: signal name -> meaning and layout
     signal_docs: ClassVar[dict[str, str]] = {}
+    #: replace the forward even when no signal is wanted (batch normalization: keeps the running statistics)
+    always_forward: ClassVar[bool] = False
 
     def accepts(self, module: nn.Module, cls: type) -> bool:
         """Whether ``module`` (an instance of registered ``cls``) is recognised: by default only when
@@ -143,14 +145,17 @@ class Recogniser:
         """Attach to ``probe.module`` for one pass; returns the removables."""
         m, cls, handles = probe.module, type(self), []
         if getattr(m, "inplace", False):  # keep what was recorded before the module overwrites it
-            handles.append(m.register_forward_pre_hook(lambda mod, args: probe.recorder.protect(args[0] if args else None)))
-        if cls.before is not Recogniser.before and any(probe.wants(s) for s in self.signals(m)):
+            handles.append(
+                m.register_forward_pre_hook(lambda mod, args: probe.recorder.protect(args[0] if args else None))
+            )
+        wanted = any(probe.wants(s) for s in self.signals(m))
+        if cls.before is not Recogniser.before and wanted:
             handles.append(
                 m.register_forward_pre_hook(lambda mod, a, k: self.before(probe, mod, a, k), with_kwargs=True)
             )
-        if cls.forward is not Recogniser.forward:
+        if cls.forward is not Recogniser.forward and (wanted or self.always_forward):
             handles.append(patch_forward(m, lambda *a, **k: self.forward(probe, m, *a, **k)))
-        if cls.after is not Recogniser.after and any(probe.wants(s) for s in self.signals(m)):
+        if cls.after is not Recogniser.after and wanted:
             handles.append(
                 m.register_forward_hook(lambda mod, a, k, out: self.after(probe, mod, a, k, out), with_kwargs=True)
             )

@@ -103,7 +103,10 @@ class ConvTransposeModule(Recogniser):
         with probe.signal_grad():
             if probe.wants("uncropped"):
                 full = [
-                    (x.shape[-n + k] - 1) * m.stride[k] + m.dilation[k] * (m.kernel_size[k] - 1) + 1 + m.output_padding[k]
+                    (x.shape[-n + k] - 1) * m.stride[k]
+                    + m.dilation[k] * (m.kernel_size[k] - 1)
+                    + 1
+                    + m.output_padding[k]
                     for k in range(n)
                 ]
                 lead = y.shape[:-n].numel()

@@ -28,6 +28,7 @@ from .base import Probe, Recogniser, channel_first, register
 @register
 class BatchNormModule(Recogniser):
     types = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+    always_forward = True  # the module's own forward would move the running statistics
     signal_names = ("batch_mean", "batch_variance", "normalized", "running_mean", "running_variance")
     signal_docs = {
         "batch_mean": "mean of each channel over the batch (and space/time), (C,); batch statistics only",
@@ -44,6 +45,8 @@ class BatchNormModule(Recogniser):
             y = F.batch_norm(x, m.running_mean, m.running_var, m.weight, m.bias, False, 0.0, m.eps)
         else:  # the batch statistics, without touching the running ones
             y = F.batch_norm(x, None, None, m.weight, m.bias, True, 0.0, m.eps)
+        if not any(probe.wants(s) for s in self.signal_names):
+            return y
         with probe.signal_grad():
             dims = [0, *range(2, x.dim())]
             shape = [1, -1] + [1] * (x.dim() - 2)
@@ -55,8 +58,10 @@ class BatchNormModule(Recogniser):
                 mean, var = m.running_mean, m.running_var
             if probe.wants("normalized"):
                 probe.reserve(x.numel() * x.element_size(), "signal 'normalized'")
-                probe.store("normalized", (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + m.eps), channel_first(x))
-            if m.running_mean is not None:
+                inv = torch.rsqrt(var + m.eps)
+                xhat = torch.addcmul((-mean * inv).view(shape), x, inv.view(shape))  # one pass over x
+                probe.store("normalized", xhat, channel_first(x))
+            if m.running_mean is not None and (probe.wants("running_mean") or probe.wants("running_variance")):
                 rm, rv = m.running_mean, m.running_var
                 if m.training and m.track_running_stats:
                     n = x.numel() // x.shape[1]

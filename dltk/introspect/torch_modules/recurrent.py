@@ -232,7 +232,9 @@ class RecurrentModule(Recogniser):
                     w = ws[d * nw : (d + 1) * nw]
                     b = w[2] + w[3] if m.bias else w[0].new_zeros(w[0].shape[0])
                     want = set(wanted[d]).__contains__
-                    o, hT, cT, sigs = _lstm_kernel.lstm_record(x_bm, h0[s][d], c0[s][d], w[0], w[1], b, lengths, d == 1, want)
+                    o, hT, cT, sigs = _lstm_kernel.lstm_record(
+                        x_bm, h0[s][d], c0[s][d], w[0], w[1], b, lengths, d == 1, want
+                    )
                     if want("hidden_state"):
                         sigs["hidden_state"] = o
                     self._store(probe, m, k, d, sigs, None, unsorted_idx)
@@ -253,8 +255,9 @@ class RecurrentModule(Recogniser):
                 if any(wanted):
                     xb, hb = (cur if bm else to_bm(cur)), to_bm(res[0])
                     self._reserve(probe, m, k, wanted, xb.shape[0], xb.shape[1], P, xb.element_size())
-                    self._record_layer(probe, m, k, wanted, xb, hb, h0[s], c0[s] if lstm else None, ws, nw, lengths,
-                                       unsorted_idx)
+                    self._record_layer(
+                        probe, m, k, wanted, xb, hb, h0[s], c0[s] if lstm else None, ws, nw, lengths, unsorted_idx
+                    )
                 cur, bm = res[0], False
             if m.dropout and m.training and k < L - 1:  # on the kernel's layout: the draw PyTorch makes
                 cur, bm = F.dropout(to_tm(cur) if bm else cur, m.dropout, True), False
@@ -285,7 +288,9 @@ class RecurrentModule(Recogniser):
         return [[s for s in base if probe.wants(s + _suffix(k, d)) or (plain and probe.wants(s))] for d in range(dirs)]
 
     @staticmethod
-    def _reserve(probe: Probe, m: nn.Module, k: int, per_dir: list[list[str]], B: int, T: int, P: int, size: int) -> None:
+    def _reserve(
+        probe: Probe, m: nn.Module, k: int, per_dir: list[list[str]], B: int, T: int, P: int, size: int
+    ) -> None:
         """Check the budget for the signals of layer ``k`` before computing them."""
         H = m.hidden_size
         widths = {"hidden_state": P, "gates_pre": _GATE_WIDTH[m.mode] * H}
@@ -381,7 +386,7 @@ class RecurrentCell(Recogniser):
         else:
             h, c = hx if lstm else (hx, None)
             h, c = (h[None], c[None] if lstm else None) if unbatched else (h, c)
-        h_new, c_new = (output if lstm else (output, None))
+        h_new, c_new = output if lstm else (output, None)
         if unbatched:
             h_new, c_new = h_new[None], (c_new[None] if lstm else None)
         names = [s for s in self.signals(m) if probe.wants(s)]
