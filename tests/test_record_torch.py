@@ -527,3 +527,21 @@ def test_layers_and_signals_filters_by_qualified_name() -> None:
         dltk.record(model, x, layers=["encoder.lstn"])
     with pytest.raises(ValueError, match=r"no signal 'forget_gat'\. Signals: forget_gate"):
         dltk.record(model, x, layers=["encoder.lstm"], signals=["forget_gat"])
+
+
+def test_derived_signals_are_computed_when_read_and_survive_in_place_modules() -> None:
+    torch.manual_seed(14)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(inplace=True), nn.BatchNorm2d(3)).double().eval()
+    x = torch.randn(2, 2, 5, 5, dtype=D)
+    y0 = F.conv2d(x, model[0].weight, model[0].bias, padding=1)
+    rec = dltk.record(model, x)
+    assert rec["0"].shape("pre_bias") == (2, 3, 5, 5)  # known before it is computed
+    # the in-place ReLU overwrote the convolution's output after it was recorded: both survive
+    torch.testing.assert_close(rec["0"]["output"], y0, **TOL)
+    torch.testing.assert_close(rec["0"]["pre_bias"], y0 - model[0].bias.view(1, 3, 1, 1), **TOL)
+    bn = model[2]
+    want = (torch.relu(y0) - bn.running_mean.view(1, 3, 1, 1)) / torch.sqrt(bn.running_var.view(1, 3, 1, 1) + bn.eps)
+    torch.testing.assert_close(rec["2"]["normalized"], want, **TOL)
+    # their bytes count against the budget before anything is computed
+    with pytest.raises(dltk.RecordingBudgetError, match="signal 'padded_input' of layer '0'"):
+        dltk.record(model, torch.randn(64, 2, 64, 64, dtype=D), budget_mb=8)

@@ -43,6 +43,9 @@ from torch import nn
 
 from .._config import config
 from ..errors import RecordingBudgetError
+from ..layers.base import Layer
+from .torch_modules import Probe, recogniser_for
+from .torch_modules.base import first_tensor
 
 OUTPUT = "output"
 
@@ -77,6 +80,28 @@ def _first_along(bad: torch.Tensor, axis: int) -> int:
     return int(torch.nonzero(per)[0])
 
 
+class Derived:
+    """A signal that follows from tensors the recording holds anyway, computed when first read.
+
+    ``pre_bias = y − b``, ``padded_input = pad(x)``, ``normalized = (x − μ)/σ``, the max-pooling
+    ``switch_mask`` … cost a pass over memory each; a recording keeps the function and its
+    sources (already recorded, or the module's input) and computes the tensor on first access
+    (then keeps it). Its bytes count against the budget when it is recorded, like any signal.
+    """
+
+    __slots__ = ("fn", "sources", "grad", "shape", "dtype")
+
+    def __init__(self, fn: Any, sources: list[torch.Tensor], grad: bool, shape: Any, dtype: torch.dtype) -> None:
+        self.fn, self.sources, self.grad, self.shape, self.dtype = fn, sources, grad, torch.Size(shape), dtype
+
+    def value(self) -> torch.Tensor:
+        with torch.set_grad_enabled(self.grad):
+            return self.fn(*self.sources)
+
+    def nbytes(self) -> int:
+        return self.shape.numel() * torch.empty((), dtype=self.dtype).element_size()
+
+
 class LayerSignals(Mapping[str, torch.Tensor]):
     """The signals recorded for one layer: ``rec["lstm_1"]["forget_gate"]``."""
 
@@ -87,18 +112,26 @@ class LayerSignals(Mapping[str, torch.Tensor]):
         self._aliases: dict[str, str] = {}  # other names of a signal (``forget_gate_l0`` -> ``forget_gate``)
 
     def __getitem__(self, key: str) -> torch.Tensor:
+        key = self._aliases.get(key, key)
         try:
-            return self._data[self._aliases.get(key, key)]
+            v = self._data[key]
         except KeyError:
             raise KeyError(
                 f"layer '{self.layer}' has no recorded signal {key!r}; recorded: {', '.join(self._data) or 'none'}"
             ) from None
+        if v.__class__ is Derived:
+            v = self._data[key] = v.value()
+        return v
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._data)
 
     def __len__(self) -> int:
         return len(self._data)
+
+    def shape(self, key: str) -> torch.Size:
+        """The shape of a signal without computing it."""
+        return self._data[self._aliases.get(key, key)].shape
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}: {tuple(v.shape)}" for k, v in self._data.items())
@@ -150,13 +183,16 @@ class Recording(Mapping[str, LayerSignals]):
         """Names of the signals recorded for ``layer``."""
         return list(self[layer])
 
-    def _put(self, layer: str, signal: str, value: torch.Tensor, layout: str | None) -> None:
-        entry = self._layers.setdefault(layer, LayerSignals(layer))
-        if signal in entry._data:
-            self.nbytes -= entry._data[signal].element_size() * entry._data[signal].numel()
+    def _put(self, layer: str, signal: str, value: torch.Tensor, layout: str | None, nbytes: int | None = None) -> None:
+        entry = self._layers.get(layer)
+        if entry is None:
+            entry = self._layers[layer] = LayerSignals(layer)
+        old = entry._data.get(signal)
+        if old is not None:
+            self.nbytes -= old.nbytes() if old.__class__ is Derived else old.element_size() * old.numel()
         entry._data[signal] = value
         entry.layouts[signal] = layout
-        self.nbytes += value.element_size() * value.numel()
+        self.nbytes += value.element_size() * value.numel() if nbytes is None else nbytes
 
     def _alias(self, layer: str, alias: str, signal: str) -> None:
         entry = self._layers.get(layer)
@@ -185,7 +221,7 @@ class Recording(Mapping[str, LayerSignals]):
     def __repr__(self) -> str:
         lines = [f"Recording of {len(self)} layers, {_mb(self.nbytes)} (budget {_mb(self.budget)})"]
         for lname, sigs in self._layers.items():
-            lines.append(f"  {lname}: " + ", ".join(f"{k} {tuple(v.shape)}" for k, v in sigs.items()))
+            lines.append(f"  {lname}: " + ", ".join(f"{k} {tuple(v.shape)}" for k, v in sigs._data.items()))
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -195,7 +231,7 @@ class Recording(Mapping[str, LayerSignals]):
             f"<tr><td>{escape(ln)}</td><td>{escape(sn)}</td><td>{tuple(v.shape)}</td>"
             f"<td>{escape(str(sigs.layouts.get(sn) or ''))}</td></tr>"
             for ln, sigs in self._layers.items()
-            for sn, v in sigs.items()
+            for sn, v in sigs._data.items()
         )
         return (
             f"<b>Recording</b>: {len(self)} layers, {_mb(self.nbytes)} of {_mb(self.budget)}"
@@ -246,8 +282,10 @@ class Recorder:
         self.keep_graph = keep_graph
         self.reserved = 0
         self.names = names or {}
-        #: data_ptr of every recorded tensor -> (layer, signal): an in-place module clones them first
+        #: data_ptr of every recorded tensor -> [(layer, signal)]: an in-place module clones them first
         self._ptrs: dict[int, list[tuple[str, str]]] = {}
+        #: True when the model has in-place modules (``inplace=True``): then recorded tensors are tracked
+        self.track_inplace = False
 
     def name_of(self, layer: nn.Module) -> str:
         name = self.names.get(id(layer))
@@ -274,30 +312,71 @@ class Recorder:
         self.store_name(self.name_of(layer), signal, value, layout)
 
     def store_name(self, name: str, signal: str, value: Any, layout: str | None = None) -> None:
-        if not isinstance(value, torch.Tensor) or not self.wants_name(name, signal):
+        if not isinstance(value, torch.Tensor):
+            return
+        if (self.layers is not None and name not in self.layers) or (
+            self.signals is not None and signal not in self.signals
+        ):
             return
         nbytes = value.element_size() * value.numel()
         # reserved bytes turn into stored bytes as they arrive
         self.reserved = max(0, self.reserved - nbytes)
-        _check_budget(self.recording, self.reserved, nbytes, name, f"signal '{signal}'")
+        rec = self.recording
+        if rec.nbytes + self.reserved + nbytes > rec.budget:
+            _check_budget(rec, self.reserved, nbytes, name, f"signal '{signal}'")
         v = value if self.keep_graph else value.detach()
-        self.recording._put(name, signal, v, layout)
-        if v.numel():
+        rec._put(name, signal, v, layout, nbytes)
+        if self.track_inplace and nbytes:
             self._ptrs.setdefault(v.data_ptr(), []).append((name, signal))
+
+    def store_derived(
+        self,
+        name: str,
+        signal: str,
+        fn: Any,
+        sources: list[torch.Tensor],
+        shape: Any,
+        dtype: torch.dtype,
+        layout: str | None,
+    ) -> None:
+        """Record ``fn(*sources)`` (of ``shape``/``dtype``) to be computed when first read (see :class:`Derived`)."""
+        if (self.layers is not None and name not in self.layers) or (
+            self.signals is not None and signal not in self.signals
+        ):
+            return
+        if not self.keep_graph:
+            sources = [t.detach() for t in sources]
+        d = Derived(fn, sources, self.keep_graph and torch.is_grad_enabled(), shape, dtype)
+        nbytes = d.nbytes()
+        self.reserved = max(0, self.reserved - nbytes)
+        rec = self.recording
+        if rec.nbytes + self.reserved + nbytes > rec.budget:
+            _check_budget(rec, self.reserved, nbytes, name, f"signal '{signal}'")
+        rec._put(name, signal, d, layout, nbytes)  # type: ignore[arg-type]
+        if self.track_inplace:
+            for t in sources:
+                if t.numel():
+                    self._ptrs.setdefault(t.data_ptr(), []).append((name, signal))
 
     def protect(self, x: Any) -> None:
         """Before a module overwrites ``x`` in place: keep a copy of any recorded tensor sharing its memory."""
         if not isinstance(x, torch.Tensor) or not self._ptrs or not x.numel():
             return
         copies: dict[int, torch.Tensor] = {}
-        for layer, signal in self._ptrs.pop(x.data_ptr(), ()):
+
+        def copy(t: torch.Tensor) -> torch.Tensor:
+            if id(t) not in copies:
+                copies[id(t)] = t.clone()
+            return copies[id(t)]
+
+        ptr = x.data_ptr()
+        for layer, signal in self._ptrs.pop(ptr, ()):
             sigs = self.recording._layers[layer]
             old = sigs._data[signal]
-            if old.data_ptr() == x.data_ptr():
-                key = id(old)
-                if key not in copies:
-                    copies[key] = old.clone()
-                sigs._data[signal] = copies[key]
+            if old.__class__ is Derived:
+                old.sources = [copy(t) if t.data_ptr() == ptr else t for t in old.sources]
+            elif old.data_ptr() == ptr:
+                sigs._data[signal] = copy(old)
 
 
 # ----------------------------------------------------------------------- the plan
@@ -322,9 +401,6 @@ def _is_dltk_network(model: nn.Module) -> bool:
 
 def _plan(model: nn.Module) -> list[_Entry]:
     """Every module of ``model`` with its recording name, kind and signal names (call order comes later)."""
-    from ..layers.base import Layer
-    from .torch_modules import recogniser_for
-
     if isinstance(model, Layer):
         return [_Entry(model.label, model, "dltk", tuple(model.signals))]
     if _is_dltk_network(model):
@@ -378,8 +454,8 @@ class _Guard:
     def __init__(self, model: nn.Module) -> None:
         self.modes = [(m, m.training) for m in model.modules()]
         self.buffers = []
-        for m in model.modules():
-            if m.training:
+        for m, training in self.modes:
+            if training and m._buffers:
                 for k, b in m._buffers.items():
                     if b is not None:
                         self.buffers.append((m, k, b, b._version, b.clone()))
@@ -459,6 +535,7 @@ def record(
     recording.kinds = {e.name: type(e.module).__name__ for e in entries}
     want_output = signals is None or OUTPUT in signals
     guard = _Guard(model)
+    recorder.track_inplace = any(getattr(m, "inplace", False) is True for m, _ in guard.modes)
     undo: list[Any] = []
     probes = []
     try:
@@ -469,15 +546,11 @@ def record(
                 if want_output:
                     undo.append(e.module.register_forward_hook(_dltk_output_hook(recorder)))
             elif e.kind == "torch":
-                from .torch_modules.base import Probe
-
                 probe = Probe(e.name, e.module, recorder)
                 probes.append((e, probe))
-                undo.extend(e.recogniser.install(probe))
-                if want_output:
-                    undo.append(e.module.register_forward_hook(_output_hook(recorder, e.name, e.recogniser)))
+                undo.extend(e.recogniser.install(probe, want_output))
             elif want_output:
-                undo.append(e.module.register_forward_hook(_output_hook(recorder, e.name, None)))
+                undo.append(e.module.register_forward_hook(_output_hook(recorder, e.name)))
         with torch.set_grad_enabled(keep_graph or torch.is_grad_enabled()):
             out = _forward(model, inputs, lengths, targets, forward_kwargs)
         for e, probe in probes:
@@ -511,14 +584,9 @@ def _dltk_output_hook(recorder: Recorder) -> Any:
     return hook
 
 
-def _output_hook(recorder: Recorder, name: str, recogniser: Any) -> Any:
-    from .torch_modules.base import first_tensor
-
+def _output_hook(recorder: Recorder, name: str) -> Any:
     def hook(mod: nn.Module, inputs: Any, output: Any) -> None:
-        out, lay = first_tensor(output)
-        if recogniser is not None:
-            lay = recogniser.output_layout(mod, out, lay)
-        recorder.store_name(name, OUTPUT, out, lay)
+        recorder.store_name(name, OUTPUT, *first_tensor(output))
 
     return hook
 
@@ -536,8 +604,6 @@ def _detach(out: Any) -> Any:
 
 
 def _forward(module: nn.Module, inputs: tuple[Any, ...], lengths: Any, targets: Any, kwargs: dict[str, Any]) -> Any:
-    from ..layers.base import Layer
-
     if isinstance(module, Layer):
         X = inputs[0] if len(inputs) == 1 else inputs
         if isinstance(X, (tuple, list)) and len(module.input_names) > 1:  # multi-input layer: one tensor per port

@@ -78,6 +78,12 @@ class Probe:
     def store(self, signal: str, value: Any, layout: str | None = None) -> None:
         self.recorder.store_name(self.name, signal, value, layout)
 
+    def derive(
+        self, signal: str, fn: Any, sources: list[torch.Tensor], shape: Any, dtype: torch.dtype, layout: str | None
+    ) -> None:
+        """Record ``fn(*sources)`` to be computed when first read (a pass over memory saved when never read)."""
+        self.recorder.store_derived(self.name, signal, fn, sources, shape, dtype, layout)
+
     def alias(self, alias: str, signal: str) -> None:
         """Let ``rec[name][alias]`` read the recorded ``signal`` (no second copy)."""
         self.recorder.recording._alias(self.name, alias, signal)
@@ -141,8 +147,9 @@ class Recogniser:
         """Layout of the recorded ``"output"`` (default: channel first by rank)."""
         return layout or channel_first(out)
 
-    def install(self, probe: Probe) -> list[Any]:
-        """Attach to ``probe.module`` for one pass; returns the removables."""
+    def install(self, probe: Probe, output: bool = True) -> list[Any]:
+        """Attach to ``probe.module`` for one pass (``output``: also record its ``"output"``);
+        returns the removables."""
         m, cls, handles = probe.module, type(self), []
         if getattr(m, "inplace", False):  # keep what was recorded before the module overwrites it
             handles.append(
@@ -155,10 +162,17 @@ class Recogniser:
             )
         if cls.forward is not Recogniser.forward and (wanted or self.always_forward):
             handles.append(patch_forward(m, lambda *a, **k: self.forward(probe, m, *a, **k)))
-        if cls.after is not Recogniser.after and wanted:
-            handles.append(
-                m.register_forward_hook(lambda mod, a, k, out: self.after(probe, mod, a, k, out), with_kwargs=True)
-            )
+        after = cls.after is not Recogniser.after and wanted
+        if after or output:  # one hook: the output, then the recogniser's signals
+
+            def hook(mod: nn.Module, args: tuple, kwargs: dict, out: Any) -> None:
+                if output:
+                    t, lay = first_tensor(out)
+                    probe.store("output", t, self.output_layout(mod, t, lay))
+                if after:
+                    self.after(probe, mod, args, kwargs, out)
+
+            handles.append(m.register_forward_hook(hook, with_kwargs=True))
         return handles
 
     def before(self, probe: Probe, module: nn.Module, args: tuple, kwargs: dict) -> None:

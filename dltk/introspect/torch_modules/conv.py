@@ -21,13 +21,15 @@ from torch import nn
 from .base import Probe, Recogniser, channel_first, register
 
 
-def _pre_bias(module: nn.Module, y: torch.Tensor, channel_dim: int) -> torch.Tensor:
+def _pre_bias(probe: Probe, module: nn.Module, y: torch.Tensor, channel_dim: int, layout: str | None) -> None:
+    """Record ``pre_bias = y − b`` (computed when first read)."""
     b = module.bias
     if b is None:
-        return y
+        probe.store("pre_bias", y, layout)
+        return
     shape = [1] * y.dim()
     shape[channel_dim if y.dim() > 1 else 0] = -1
-    return y - b.view(shape)
+    probe.derive("pre_bias", lambda y, b: y - b.view(shape), [y, b], y.shape, y.dtype, layout)
 
 
 @register
@@ -43,10 +45,7 @@ class LinearModule(Recogniser):
         x = args[0] if args else kwargs["input"]
         lay = {2: "BC", 3: "BTC"}.get(x.dim())
         probe.store("input_flat", x, lay)
-        if probe.wants("pre_bias"):
-            probe.reserve(y.numel() * y.element_size(), "signal 'pre_bias'")
-            with probe.signal_grad():
-                probe.store("pre_bias", _pre_bias(m, y, y.dim() - 1), lay)
+        _pre_bias(probe, m, y, y.dim() - 1, {2: "BC", 3: "BTC"}.get(y.dim()))
 
 
 def _spatial(m: nn.Module) -> int:
@@ -66,23 +65,16 @@ class ConvModule(Recogniser):
         x = args[0] if args else kwargs["input"]
         batched = x.dim() == _spatial(m) + 2
         lay = channel_first(x) if batched else None
-        with probe.signal_grad():
-            if probe.wants("padded_input"):
-                pads = m._reversed_padding_repeated_twice
-                shape = list(x.shape)
-                for k in range(_spatial(m)):
-                    shape[-1 - k] += pads[2 * k] + pads[2 * k + 1]
-                probe.reserve(torch.Size(shape).numel() * x.element_size(), "signal 'padded_input'")
-                if not any(pads):
-                    padded = x
-                elif m.padding_mode == "zeros":
-                    padded = F.pad(x, pads)
-                else:
-                    padded = F.pad(x, pads, mode=m.padding_mode)
-                probe.store("padded_input", padded, lay)
-            if probe.wants("pre_bias"):
-                probe.reserve(y.numel() * y.element_size(), "signal 'pre_bias'")
-                probe.store("pre_bias", _pre_bias(m, y, 1 if batched else 0), lay)
+        pads = tuple(m._reversed_padding_repeated_twice)
+        if not any(pads):
+            probe.store("padded_input", x, lay)
+        else:
+            shape = list(x.shape)
+            for k in range(_spatial(m)):
+                shape[-1 - k] += pads[2 * k] + pads[2 * k + 1]
+            mode = "constant" if m.padding_mode == "zeros" else m.padding_mode
+            probe.derive("padded_input", lambda x: F.pad(x, pads, mode=mode), [x], shape, x.dtype, lay)
+        _pre_bias(probe, m, y, 1 if batched else 0, lay)
 
 
 @register
@@ -100,19 +92,17 @@ class ConvTransposeModule(Recogniser):
         n = _spatial(m)
         batched = x.dim() == n + 2
         lay = channel_first(y) if batched else None
-        with probe.signal_grad():
-            if probe.wants("uncropped"):
-                full = [
-                    (x.shape[-n + k] - 1) * m.stride[k]
-                    + m.dilation[k] * (m.kernel_size[k] - 1)
-                    + 1
-                    + m.output_padding[k]
-                    for k in range(n)
-                ]
-                lead = y.shape[:-n].numel()
-                probe.reserve(lead * torch.Size(full).numel() * y.element_size(), "signal 'uncropped'")
-                u = self._fns[n](x, m.weight, None, m.stride, 0, m.output_padding, m.groups, m.dilation)
-                probe.store("uncropped", u, lay)
-            if probe.wants("pre_bias"):
-                probe.reserve(y.numel() * y.element_size(), "signal 'pre_bias'")
-                probe.store("pre_bias", _pre_bias(m, y, 1 if batched else 0), lay)
+        full = [
+            (x.shape[-n + k] - 1) * m.stride[k] + m.dilation[k] * (m.kernel_size[k] - 1) + 1 + m.output_padding[k]
+            for k in range(n)
+        ]
+        fn, stride, out_pad, groups, dil = self._fns[n], m.stride, m.output_padding, m.groups, m.dilation
+        probe.derive(
+            "uncropped",
+            lambda x, w: fn(x, w, None, stride, 0, out_pad, groups, dil),
+            [x, m.weight],
+            (*y.shape[:-n], *full),
+            y.dtype,
+            lay,
+        )
+        _pre_bias(probe, m, y, 1 if batched else 0, lay)

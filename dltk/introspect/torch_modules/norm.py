@@ -57,10 +57,17 @@ class BatchNormModule(Recogniser):
             else:
                 mean, var = m.running_mean, m.running_var
             if probe.wants("normalized"):
-                probe.reserve(x.numel() * x.element_size(), "signal 'normalized'")
                 inv = torch.rsqrt(var + m.eps)
-                xhat = torch.addcmul((-mean * inv).view(shape), x, inv.view(shape))  # one pass over x
-                probe.store("normalized", xhat, channel_first(x))
+                shift = (-mean * inv).view(shape)
+                # one pass over x, when first read
+                probe.derive(
+                    "normalized",
+                    lambda x, s, i: torch.addcmul(s, x, i),
+                    [x, shift, inv.view(shape)],
+                    x.shape,
+                    x.dtype,
+                    channel_first(x),
+                )
             if m.running_mean is not None and (probe.wants("running_mean") or probe.wants("running_variance")):
                 rm, rv = m.running_mean, m.running_var
                 if m.training and m.track_running_stats:
@@ -92,8 +99,9 @@ class LayerNormModule(Recogniser):
             probe.store("mean", mean.squeeze(dims) if dims else mean)
             probe.store("variance", var.squeeze(dims) if dims else var)
             if probe.wants("normalized"):
-                probe.reserve(x.numel() * x.element_size(), "signal 'normalized'")
-                probe.store("normalized", (x - mean) * torch.rsqrt(var + m.eps), lead)
+                inv = torch.rsqrt(var + m.eps)
+                fn = lambda x, mean, inv: (x - mean) * inv  # noqa: E731
+                probe.derive("normalized", fn, [x, mean, inv], x.shape, x.dtype, lead)
 
 
 @register
@@ -115,5 +123,6 @@ class GroupNormModule(Recogniser):
             probe.store("group_mean", mean[..., 0], "BC")
             probe.store("group_variance", var[..., 0], "BC")
             if probe.wants("normalized"):
-                probe.reserve(x.numel() * x.element_size(), "signal 'normalized'")
-                probe.store("normalized", ((xg - mean) * torch.rsqrt(var + m.eps)).view_as(x), channel_first(x))
+                inv = torch.rsqrt(var + m.eps)
+                fn = lambda x, mean, inv: ((x.reshape(B, G, -1) - mean) * inv).view(x.shape)  # noqa: E731
+                probe.derive("normalized", fn, [x, mean, inv], x.shape, x.dtype, channel_first(x))

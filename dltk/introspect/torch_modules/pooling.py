@@ -54,11 +54,15 @@ class MaxPoolModule(Recogniser):
         probe.store("indices", idx, lay)
         probe.store("window_max", y, lay)
         if probe.wants("switch_mask"):
-            probe.reserve(x.numel() * x.element_size(), "signal 'switch_mask'")
-            lead = x.shape[:-n].numel()
-            wins = x.new_zeros(lead, x.shape[-n:].numel())
-            wins.scatter_add_(1, idx.detach().reshape(lead, -1), torch.ones_like(y.detach()).reshape(lead, -1))
-            probe.store("switch_mask", wins.view(x.shape), channel_first(x) if lay else None)
+            lead, shape = x.shape[:-n].numel(), x.shape
+
+            def switches(idx: torch.Tensor) -> torch.Tensor:
+                flat = idx.reshape(lead, -1)
+                wins = torch.zeros(lead, shape[-n:].numel(), dtype=x.dtype, device=idx.device)
+                wins.scatter_add_(1, flat, torch.ones((), dtype=x.dtype, device=idx.device).expand(flat.shape))
+                return wins.view(shape)
+
+            probe.derive("switch_mask", switches, [idx.detach()], shape, x.dtype, channel_first(x) if lay else None)
         return (y, idx) if m.return_indices else y
 
 

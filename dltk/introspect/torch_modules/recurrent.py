@@ -365,9 +365,9 @@ class RecurrentCell(Recogniser):
             return LSTM_SIGNALS
         return GRU_SIGNALS if isinstance(module, nn.GRUCell) else RNN_SIGNALS
 
-    def install(self, probe: Probe) -> list[Any]:
+    def install(self, probe: Probe, output: bool = True) -> list[Any]:
         probe.state["steps"] = []
-        return super().install(probe)
+        return super().install(probe, output)
 
     def output_layout(self, module: nn.Module, out: Any, layout: str | None) -> str | None:
         return "BC" if isinstance(out, torch.Tensor) and out.dim() == 2 else layout
