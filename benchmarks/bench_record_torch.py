@@ -133,7 +133,16 @@ def cnn_row(repeats: int, budget_s: float) -> dict:
     return row
 
 
-def markdown(rows: list[dict], cnn: dict) -> str:
+def layer_array_row(repeats: int, budget_s: float) -> dict:
+    """``dltk.record(layers, X)`` vs the same recording of the assembled network (issue 13: ≤ 1.05)."""
+    layers = [dltk.sequenceInputLayer(12), dltk.lstmLayer(100), dltk.fullyConnectedLayer(5)]
+    net = dltk.Network(layers).eval()
+    x = torch.randn(32, 100, 12)
+    t = _time({"net": lambda: dltk.record(net, x), "array": lambda: dltk.record(layers, x)}, repeats, budget_s)
+    return {"ratio": t["array"] / t["net"], "ratio_cpu": t["array_cpu"] / t["net_cpu"], "net_ms": 1e3 * t["net"]}
+
+
+def markdown(rows: list[dict], cnn: dict, array: dict | None = None) -> str:
     clock = "thread" if torch.get_num_threads() == 1 else "process"
     lines = [
         f"dltk.record of a plain PyTorch model vs model(x), CPU, torch {torch.__version__}, "
@@ -162,6 +171,11 @@ def markdown(rows: list[dict], cnn: dict) -> str:
         )
     else:
         lines.append("; TorchLens not installed (pip install 'dltk[bench]'), not compared.")
+    if array is not None:
+        lines.append(
+            f"\nlayer array (sequenceInput 12, lstm 100, fc 5; B 32, T 100): dltk.record(layers, X) / "
+            f"dltk.record(net, X) {array['ratio']:.2f} / {array['ratio_cpu']:.2f} (target ≤ 1.05)."
+        )
     return "\n".join(lines)
 
 
@@ -175,7 +189,8 @@ def main(argv: list[str] | None = None) -> tuple[list[dict], dict]:
     with torch.no_grad():
         rows = recurrent_rows(repeats, budget)
         cnn = cnn_row(repeats * 2, budget)
-    print(markdown(rows, cnn))
+        array = layer_array_row(repeats * 2, budget)
+    print(markdown(rows, cnn, array))
     return rows, cnn
 
 

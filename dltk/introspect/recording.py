@@ -535,7 +535,7 @@ def record(
     recording.kinds = {e.name: type(e.module).__name__ for e in entries}
     want_output = signals is None or OUTPUT in signals
     guard = _Guard(model)
-    recorder.track_inplace = any(getattr(m, "inplace", False) is True for m, _ in guard.modes)
+    recorder.track_inplace = any(m.__dict__.get("inplace", False) is True for m, _ in guard.modes)
     undo: list[Any] = []
     probes = []
     try:

@@ -131,8 +131,11 @@ class Recogniser:
     signal_names: ClassVar[tuple[str, ...]] = ()
     #: signal name -> meaning and layout
     signal_docs: ClassVar[dict[str, str]] = {}
-    #: replace the forward even when no signal is wanted (batch normalization: keeps the running statistics)
-    always_forward: ClassVar[bool] = False
+
+    def needs_forward(self, module: nn.Module) -> bool:
+        """Replace the forward even when no signal is wanted (batch normalization in training mode:
+        keeps the running statistics)."""
+        return False
 
     def accepts(self, module: nn.Module, cls: type) -> bool:
         """Whether ``module`` (an instance of registered ``cls``) is recognised: by default only when
@@ -151,16 +154,20 @@ class Recogniser:
         """Attach to ``probe.module`` for one pass (``output``: also record its ``"output"``);
         returns the removables."""
         m, cls, handles = probe.module, type(self), []
-        if getattr(m, "inplace", False):  # keep what was recorded before the module overwrites it
+        if m.__dict__.get("inplace", False) is True:  # keep what was recorded before the module overwrites it
             handles.append(
                 m.register_forward_pre_hook(lambda mod, args: probe.recorder.protect(args[0] if args else None))
             )
-        wanted = any(probe.wants(s) for s in self.signals(m))
+        rec = probe.recorder
+        if rec.layers is not None and probe.name not in rec.layers:
+            wanted = False
+        else:
+            wanted = rec.signals is None or any(s in rec.signals for s in self.signals(m))
         if cls.before is not Recogniser.before and wanted:
             handles.append(
                 m.register_forward_pre_hook(lambda mod, a, k: self.before(probe, mod, a, k), with_kwargs=True)
             )
-        if cls.forward is not Recogniser.forward and (wanted or self.always_forward):
+        if cls.forward is not Recogniser.forward and (wanted or self.needs_forward(m)):
             handles.append(patch_forward(m, lambda *a, **k: self.forward(probe, m, *a, **k)))
         after = cls.after is not Recogniser.after and wanted
         if after or output:  # one hook: the output, then the recogniser's signals

@@ -28,7 +28,6 @@ from .base import Probe, Recogniser, channel_first, register
 @register
 class BatchNormModule(Recogniser):
     types = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-    always_forward = True  # the module's own forward would move the running statistics
     signal_names = ("batch_mean", "batch_variance", "normalized", "running_mean", "running_variance")
     signal_docs = {
         "batch_mean": "mean of each channel over the batch (and space/time), (C,); batch statistics only",
@@ -37,6 +36,9 @@ class BatchNormModule(Recogniser):
         "running_mean": "running mean after this step's update (the buffer is not changed), (C,)",
         "running_variance": "running variance after this step's update (the buffer is not changed), (C,)",
     }
+
+    def needs_forward(self, module: nn.Module) -> bool:
+        return module.training and module.running_mean is not None  # its own forward would move them
 
     def forward(self, probe: Probe, m: nn.Module, x: torch.Tensor) -> torch.Tensor:
         m._check_input_dim(x)
