@@ -114,18 +114,21 @@ def gru_direction(x: Tensor, hs: Tensor, h0: Tensor, w: list[Tensor], H: int, wa
     hp = shift_prev(hs, h0).view(B * T, H)
     gx = x.reshape(B * T, D) @ W_ih.t() if b_ih is None else torch.addmm(b_ih, x.reshape(B * T, D), W_ih.t())
     gh = hp @ W_hh.t() if b_hh is None else torch.addmm(b_hh, hp, W_hh.t())
-    pre_rz = gx[:, : 2 * H] + gh[:, : 2 * H]
-    rz = torch.sigmoid(pre_rz)
-    pre_n = torch.addcmul(gx[:, 2 * H :], rz[:, :H], gh[:, 2 * H :])
+    pre = gx  # our own buffer: the pre-activations are written into it, no further (B·T, 3H) tensor
+    pre[:, : 2 * H] += gh[:, : 2 * H]
+    rz = torch.sigmoid(pre[:, : 2 * H])
+    pre[:, 2 * H :].addcmul_(rz[:, :H], gh[:, 2 * H :])
+    pre_n = pre[:, 2 * H :]
     if want("gates_pre"):
-        out["gates_pre"] = torch.cat([pre_rz, pre_n], 1).view(B, T, 3 * H)
+        out["gates_pre"] = pre.view(B, T, 3 * H)
     rz = rz.view(B, T, 2 * H)
     if want("reset_gate"):
         out["reset_gate"] = rz[..., :H]
     if want("update_gate"):
         out["update_gate"] = rz[..., H:]
     if want("candidate_state"):
-        out["candidate_state"] = torch.tanh(pre_n).view(B, T, H)
+        # tanh(a) = 2σ(2a) − 1: the same value (absolute error ~1e-7 in float32), about twice as fast on CPU
+        out["candidate_state"] = torch.sigmoid(pre_n * 2).mul_(2).sub_(1).view(B, T, H)
     return out
 
 
