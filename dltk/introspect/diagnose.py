@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..layouts import describe
 from .recording import Recording, record
 
 __all__ = ["Diagnosis", "Flag", "diagnose"]
@@ -206,8 +207,6 @@ def diagnose(model: nn.Module, X: Any, y: Any = None, *, loss: Any = None) -> Di
     if y is not None:
         grad_norms = _gradient_checks(model, rec, y, loss, flags, seen)
     rows = []
-    from ..layouts import describe
-
     for lname in rec.layers:
         sigs = rec[lname]
         out = sigs["output"] if "output" in sigs else None
