@@ -8,7 +8,8 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 
-from ..introspect import Recording, record
+from ..front import record
+from ..introspect import Recording
 from ..viz import style
 from ..viz import style as S
 from ..viz.heatmaps import GateHeatmaps
