@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError, NetworkError, NonFiniteError, OptionError
-from .batching import ClassLabels, Prepared, labels_array, prepare
+from .batching import ClassLabels, Prepared, check_label_types, labels_array, prepare
 from .engine import chunk_loss, run_chunks
 from .info import TrainingInfo, _plot_state
 from .interrupts import InterruptGuard
@@ -72,6 +72,7 @@ def class_labels(net: Any, Y: Any, where: str) -> ClassLabels:
     """The class set for training labels ``Y`` (the output layer's Classes, or sorted unique labels)."""
     out = net.output_layer
     given = out.classes
+    check_label_types(Y, where)
     labels = ClassLabels.from_labels(labels_array(Y), given, where)
     k = getattr(out, "num_classes", None)
     if k is not None and k != len(labels):
@@ -81,6 +82,50 @@ def class_labels(net: Any, Y: Any, where: str) -> ClassLabels:
             f"{' …' if len(labels) > 10 else ''}). Make fullyConnectedLayer's OutputSize {len(labels)}."
         )
     return labels
+
+
+def _count(data: Any) -> int | None:
+    if isinstance(data, (list, tuple)):
+        return len(data)
+    shape = getattr(data, "shape", None)
+    return int(shape[0]) if shape is not None and len(shape) else None
+
+
+def _check_not_empty(X: Any, Y: Any) -> None:
+    """An empty X (or Y) is a data mistake, not a class-count one."""
+    for name, data in (("X", X), ("Y", Y)):
+        if _count(data) == 0:
+            raise DataError(
+                f"{WHERE}: {name} holds no observations (it is empty), so there is nothing to train on. "
+                f"Check how {name} was built or loaded (a filter or split that kept nothing?)."
+            )
+
+
+def _check_label_vector(Y: Any, where: str) -> None:
+    """Classification labels of a network that predicts one class per observation are a vector.
+
+    Refuses, with the fix, one-hot rows (N×K of 0/1, which would be read as the
+    two classes 0 and 1) and a MATLAB-style N×1 column.
+    """
+    if not isinstance(Y, (np.ndarray, torch.Tensor)) or Y.ndim != 2:
+        return
+    arr = np.asarray(Y.detach().cpu() if isinstance(Y, torch.Tensor) else Y)
+    n, k = arr.shape
+    if k == 1:
+        raise DataError(
+            f"{where}: Y is a column of {n} rows, {n}×1 (MATLAB's layout of categorical labels); dltk takes the labels "
+            "as a vector. Use Y.ravel() (or Y[:, 0])."
+        )
+    if arr.dtype.kind in "biuf" and np.isin(arr, (0, 1)).all() and (arr.sum(axis=1) == 1).all():
+        raise DataError(
+            f"{where}: Y looks one-hot encoded ({n}×{k}, one 1 per row), which would be read as the two classes "
+            f"0 and 1. trainNetwork takes one label per observation, as MATLAB's categorical: use "
+            f"Y.argmax(axis=1) (class indices 0…{k - 1}), or the class names."
+        )
+    raise DataError(
+        f"{where}: Y is a {n}×{k} array, but a classification network that predicts one class per observation "
+        f"needs one label per observation: a vector of {n} labels."
+    )
 
 
 def attach_labels(net: Any, labels: ClassLabels) -> None:
@@ -215,6 +260,9 @@ def _prepare_data(
     """Training and validation data as tensors (classes attached to the output layer)."""
     task = net.output_layer.task
     out_layout = prediction_layout(net)
+    _check_not_empty(X, Y)
+    if task == "classification" and "T" not in (out_layout or ""):
+        _check_label_vector(Y, WHERE)
     labels = class_labels(net, Y, WHERE) if task == "classification" else None
     common = {
         "dtype": param_dtype(net),
@@ -227,6 +275,8 @@ def _prepare_data(
     data = prepare(X, Y, where=WHERE, **common)
     validation = None
     if options.ValidationData is not None:
+        if labels is not None:
+            check_label_types(options.ValidationData[1], f"{WHERE} (ValidationData)")
         validation = prepare(*options.ValidationData, where=f"{WHERE} (ValidationData)", **common)
     if labels is not None:
         attach_labels(net, labels)
