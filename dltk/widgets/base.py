@@ -8,8 +8,11 @@
 * :class:`DltkWidget` — the base of every widget: an error area where
   callback exceptions are shown (never lost in a log), a busy indicator,
   :func:`debounce` for long work (immediate when no event loop runs, e.g. in
-  tests), ``close()`` that closes its figures and widgets, and
-  ``_ipython_display_``.
+  tests; one pending call per instance), ``close()`` that closes every
+  widget it built (inner boxes, layouts and links included), unlinks their
+  callbacks, empties its figures and drops its recording and data, and
+  ``_ipython_display_``. Re-running the notebook cell that built a widget
+  closes the widget the cell's previous run built (see :class:`_CellWidgets`).
 """
 
 from __future__ import annotations
