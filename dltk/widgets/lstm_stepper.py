@@ -77,7 +77,7 @@ class LSTMStepper(DltkWidget):
         self.heatmaps = GateHeatmaps(self.rec, self.layer, observation, 0, units, dpi=80)
         self.time = self._w(W.IntSlider(0, 0, d.T - 1, description="time step t", continuous_update=True))
         self.play = self._w(W.Play(value=0, min=0, max=d.T - 1, interval=400, description="play"))
-        self._link = W.jslink((self.play, "value"), (self.time, "value"))
+        self._link = self._w(W.jslink((self.play, "value"), (self.time, "value")))
         self.observation = self._w(W.BoundedIntText(observation, 0, d.B - 1, description="observation"))
         self.units = self._w(
             W.SelectMultiple(options=list(range(d.H)), value=tuple(d.units), rows=4, description="units")
@@ -155,7 +155,3 @@ class LSTMStepper(DltkWidget):
         self.cell_view.set_animated(self._cell_artists())
         self.heat_view.refresh(full=True)
         self._show_readout()
-
-    def close(self) -> None:
-        self._link.close()
-        super().close()
