@@ -99,6 +99,7 @@ def test_max_pool_switch_mask_is_the_count_of_recorded_indices(n) -> None:
     layer = dltk.maxPooling2dLayer(3, Padding=[1, 0, 0, 1]) if n == 2 else dltk.maxPooling3dLayer(3, Padding=1)
     s = dltk.record(layer, x)["maxpool"]
     counts = torch.zeros(x.shape[:2].numel(), x.shape[2:].numel(), dtype=D)
-    counts.scatter_add_(1, s["indices"].flatten(2).flatten(0, 1), torch.ones(s["indices"].flatten(2).flatten(0, 1).shape, dtype=D))
+    flat = s["indices"].flatten(2).flatten(0, 1)
+    counts.scatter_add_(1, flat, torch.ones(flat.shape, dtype=D))
     assert torch.equal(s["switch_mask"], counts.view_as(x))
     assert s["switch_mask"].sum() == s["indices"].numel()
