@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._config import config
+from .._config import budget_bytes
 from ..errors import RecordingBudgetError
 
 OUTPUT = "output"
@@ -283,7 +283,7 @@ def record(
     raises. Outputs equal those of a plain forward pass (to float tolerance).
     """
     module, mods = _runner(net)
-    budget = int(budget_mb * 2**20) if budget_mb is not None else config.record_budget_bytes
+    budget = budget_bytes(budget_mb)  # a positive number of MB (OptionError otherwise) or the default
     recording = Recording(budget)
     layers = [layers] if isinstance(layers, str) else layers
     signals = [signals] if isinstance(signals, str) else signals
