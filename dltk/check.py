@@ -230,7 +230,11 @@ def true(what: str, condition: Any, hint: str = "") -> Feedback:
     """A condition the student's work must satisfy (``...``/``None``: not attempted)."""
     if not attempted(condition):
         return _not_attempted(what)
-    if bool(condition):
+    try:
+        ok = bool(condition)
+    except (ValueError, RuntimeError):  # an array of several truth values: ambiguous, not an error to raise
+        return _wrong(what, "your condition holds several True/False values, not one; combine them with .all().", hint)
+    if ok:
         return _right(what, "yes.")
     return _wrong(what, "not yet.", hint)
 
@@ -260,7 +264,9 @@ def prediction(what: str, predicted: Any, actual: Any, tol: float | None = None,
     """
     shown = f"{actual:.4g}{unit}" if isinstance(actual, float) else f"{actual!r}{unit}"
     if not attempted(predicted):
-        fb = Feedback(False, f"{what}: the experiment gives {shown}. (Write your prediction first next time.)", REVEALED)
+        fb = Feedback(
+            False, f"{what}: the experiment gives {shown}. (Write your prediction first next time.)", REVEALED, what
+        )
         _results.append(fb)
         return fb
     if tol is not None:
@@ -269,10 +275,14 @@ def prediction(what: str, predicted: Any, actual: Any, tol: float | None = None,
         except (TypeError, ValueError):
             right = False
     else:
-        right = _normalise(predicted) == _normalise(actual)
+        try:
+            right = bool(np.array_equal(np.asarray(_normalise(predicted)), np.asarray(_normalise(actual))))
+        except Exception:  # noqa: BLE001 - a prediction never raises
+            right = False
     verdict = "your prediction was right" if right else "not what you predicted — why? Look at the experiment again."
-    fb = Feedback(right, f"{what}: you predicted {predicted!r}{unit}; the experiment gives {shown} — {verdict}", REVEALED)
-    fb.what = what
+    fb = Feedback(
+        right, f"{what}: you predicted {predicted!r}{unit}; the experiment gives {shown} — {verdict}", REVEALED, what
+    )
     _results.append(fb)
     return fb
 

@@ -42,7 +42,9 @@ def test_round_trip_is_bit_exact(tmp_path):
     assert torch.equal(back["bilstm"].HiddenState, net["bilstm"].HiddenState)
     assert back["fc"].WeightL2Factor == 2 and back["dropout"].Probability == 0.2
     # the carried state belongs to 3 observations
-    np.testing.assert_array_equal(dltk.predict(back, X[3:6], MiniBatchSize=2), dltk.predict(net, X[3:6]))
+    np.testing.assert_array_equal(
+        dltk.predict(back, X[3:6], MiniBatchSize=2), dltk.predict(net, X[3:6], MiniBatchSize=2)
+    )
     with pytest.raises(dltk.NetworkError, match="state belongs to 3 observations .* but X has 12"):
         dltk.predict(back, X)
     labels, _ = dltk.classify(back, X[:3])
@@ -92,6 +94,18 @@ def test_corrupt_and_foreign_files(tmp_path):
     with zipfile.ZipFile(tmp_path / "evil.dltk", "w") as z:
         z.writestr("network.json", meta)
         z.writestr("tensors.pt", pickle.dumps(print))
+    with pytest.raises(DataError, match="tensor data is not in the format dltk.save writes"):
+        dltk.load(tmp_path / "evil.dltk")  # a bare pickle is never unpickled
+    # the same pickle inside torch's own archive format: refused by torch.load(weights_only=True)
+    buf = io.BytesIO()
+    torch.save({"a": torch.zeros(2)}, buf)
+    inner, evil = zipfile.ZipFile(buf), io.BytesIO()
+    with zipfile.ZipFile(evil, "w") as w:
+        for info in inner.infolist():
+            w.writestr(info, pickle.dumps(print) if info.filename.endswith("data.pkl") else inner.read(info))
+    with zipfile.ZipFile(tmp_path / "evil.dltk", "w") as z:
+        z.writestr("network.json", meta)
+        z.writestr("tensors.pt", evil.getvalue())
     with pytest.raises(DataError, match="tensor data cannot be read"):
         dltk.load(tmp_path / "evil.dltk")
     raw = bytearray(good.read_bytes())

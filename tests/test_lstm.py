@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import dltk
-from dltk.errors import LayerInputError, OptionError, RecordingBudgetError
+from dltk.errors import LayerInputError, OptionError
 from dltk.layers import _recurrent as R
 
 D, H = 3, 4
@@ -141,12 +141,6 @@ def test_recording_only_requested_signals():
     assert list(rec["lstm"]) == ["output_gate"]
     full = dltk.record(layer, x)["lstm"]["output_gate"]
     torch.testing.assert_close(rec["lstm"]["output_gate"], full)
-
-
-def test_budget_error_before_allocation():
-    layer = dltk.lstmLayer(100)
-    with pytest.raises(RecordingBudgetError, match=r"lstm.*MB|KB"):
-        dltk.record(layer, torch.randn(8, 50, 12), budget_mb=0.01)
 
 
 def test_lengths_equal_running_each_sequence_alone():

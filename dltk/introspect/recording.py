@@ -41,7 +41,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._config import config
+from .._config import budget_bytes
 from ..errors import RecordingBudgetError
 from ..layers.base import Layer
 from .torch_modules import Probe, recogniser_for
@@ -257,8 +257,11 @@ def _check_budget(recording: Recording, reserved: int, nbytes: int, name: str, w
 
 
 def _budget_bytes(budget_mb: Any) -> int:
-    """The byte budget of one recording (``budget_mb=`` or ``dltk.config.record_budget_bytes``)."""
-    return int(budget_mb * 2**20) if budget_mb is not None else config.record_budget_bytes
+    """The byte budget of one recording (``budget_mb=`` or ``dltk.config.record_budget_bytes``).
+
+    A positive number of MB; anything else is a clear ``OptionError`` (see ``dltk._config.budget_bytes``).
+    """
+    return budget_bytes(budget_mb)
 
 
 class Recorder:
