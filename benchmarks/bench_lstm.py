@@ -30,9 +30,9 @@ import torch
 from torch import nn
 
 import dltk
-from dltk.layers import LSTM
+from dltk.layers import LSTM, LSTM_GATES_STATES
 
-SIX = ("input_gate", "forget_gate", "cell_candidate", "output_gate", "cell_state", "hidden_state")
+SIX = LSTM_GATES_STATES
 GRID = [(32, 100, 12, 100), (1, 1000, 1, 64), (128, 50, 28, 128)]
 DEPTHS = (1, 3)
 TARGET_PLAIN, TARGET_REC_MEDIAN, TARGET_REC_WORST = 1.05, 1.5, 2.0

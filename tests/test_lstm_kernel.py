@@ -15,7 +15,7 @@ import torch
 
 import dltk
 from dltk.layers import _lstm_kernel as K
-from dltk.layers import _recurrent as R
+from dltk.layers import _recurrent_run as R
 
 D, H = 3, 5
 TOL = {"atol": 1e-12, "rtol": 1e-10}
@@ -40,7 +40,7 @@ def _record(layer, x, lengths, path: str, monkeypatch) -> tuple:
     compiled = R.lstm_record_compiled
     monkeypatch.setattr(R, "lstm_record_compiled", lambda *a: calls.append(1) or compiled(*a))
     monkeypatch.setattr(R, "step_loop_pays", lambda *a: path != "reconstruct")
-    monkeypatch.setattr(R, "lstm_compiled_ok", lambda x: path == "compiled" and K.usable(x))
+    monkeypatch.setattr(R, "compiled_ok", lambda x: path == "compiled" and K.usable(x))
     with torch.no_grad():
         rec = dltk.record(layer, x, lengths=lengths)
     assert bool(calls) == (path == "compiled"), f"path {path!r} not taken"
@@ -125,7 +125,7 @@ def test_fallback_when_the_kernel_cannot_be_built(monkeypatch):
     monkeypatch.setenv("DLTK_NO_LSTM_KERNEL", "1")
     monkeypatch.setattr(K, "_state", {"op": None, "tried": False, "reason": ""})
     assert K.op() is None and "DLTK_NO_LSTM_KERNEL" in K._state["reason"]
-    assert not R.lstm_compiled_ok(torch.zeros(1, 1, D))
+    assert not R.compiled_ok(torch.zeros(1, 1, D))
     assert not R.step_loop_pays(32, 12, 100, 4, torch.zeros(1, 1, 12))  # back to kernel + reconstruction
     monkeypatch.setattr(R, "lstm_record_compiled", lambda *a: pytest.fail("compiled loop used without a kernel"))
     torch.manual_seed(4)
@@ -173,7 +173,7 @@ def test_failed_build_is_remembered_on_disk(monkeypatch, tmp_path, capsys):
         monkeypatch.setattr(K, "_state", {"op": None, "tried": False, "reason": ""})
         assert K.op() is None
     assert len(calls) == 1 and "earlier build failed" in K._state["reason"]
-    assert "compiling the LSTM recording kernel" in capsys.readouterr().err
+    assert "compiling the LSTM/GRU recording loops" in capsys.readouterr().err
     assert list(tmp_path.glob("*/dltk_build_failed.txt"))
 
 

@@ -1,20 +1,29 @@
-"""A compiled LSTM recording loop (optional, CPU, float32/float64, sigmoid/tanh).
+"""Compiled LSTM and GRU recording loops (optional, CPU, float32/float64, sigmoid/tanh).
 
-Recording every gate of a tanh/sigmoid LSTM the pure-PyTorch way costs the
-fused kernel plus a second pass that rebuilds the gates (one batched matrix
+Recording every gate of a tanh/sigmoid LSTM or GRU the pure-PyTorch way costs
+the fused kernel plus a second pass that rebuilds the gates (one batched matrix
 product, the activations, a scan for c). This module compiles, once per
-machine, a small C++ operator that instead runs the recurrence itself and
-writes every signal as it goes: per step ONE matrix product
-``z = [x_t, h_{t−1}] [W R]ᵀ`` into a reused (B, 4H) buffer (``at::mm_out``,
-or a vectorized loop for tiny batches where a BLAS call costs more than its
-work), then ONE fused vectorized loop that adds b, stores the pre-activations
-(if wanted) and writes i, f, g, o, c_t and h_t straight into the (B, T, ·)
-signal tensors (h, the layer output, contiguous; the others are views of
-time-major storage, so each step writes adjacent memory: ~15% faster for a
-full recording than batch-major rows). Nothing is computed twice; no separate input projection,
-activation or scan passes over big buffers. With ``lengths`` each sequence
-runs over its own steps (the backward direction from its own end), padded
-steps are written as zeros and the final states are each sequence's own.
+machine, two small C++ operators that instead run the recurrence themselves
+and write every signal as they go.
+
+``lstm_record``: per step ONE matrix product ``z = [x_t, h_{t−1}] [W R]ᵀ`` into
+a reused (B, 4H) buffer (``at::mm_out``, or a vectorized loop for tiny batches
+where a BLAS call costs more than its work), then ONE fused vectorized loop
+that adds b, stores the pre-activations (if wanted) and writes i, f, g, o, c_t
+and h_t straight into the (B, T, ·) signal tensors (h, the layer output,
+contiguous; the others are views of time-major storage, so each step writes
+adjacent memory: ~15% faster for a full recording than batch-major rows).
+
+``gru_record``: the input projection ``x Wᵀ + b_W`` for all steps at once (as
+the fused kernel does), then per step the recurrent product ``h_{t−1} Rᵀ``
+(before-multiplication: the r, z columns, then ``(r ⊙ h_{t−1}) R_hᵀ``) and one
+fused loop writing r, z, h~, h and the pre-activations, in all three
+ResetGateModes.
+
+Nothing is computed twice; no separate activation or scan passes over big
+buffers. With ``lengths`` each sequence runs over its own steps (an LSTM's
+backward direction from its own end), padded steps are written as zeros and
+the final states are each sequence's own.
 
 Float32 uses PyTorch's fast ``exp_u20`` and a Newton-refined reciprocal
 (~1e-6 relative per activation, like a fused kernel); float64 uses PyTorch's
@@ -82,19 +91,24 @@ struct Act<float> {
   }
 };
 
-// z = h Rt for tiny batches (Rt: (H, G) contiguous, in cache), cheaper than a BLAS call per step
+// z = h Rt for tiny batches (Rt: (H, G), row stride ldr, in cache), cheaper than a BLAS call per step;
+// rows of Hs are H apart unless ldh says otherwise, rows of Z are G apart unless ldz says otherwise
 template <typename T>
-void small_mm(T* Z, const T* Hs, const T* Rt, int64_t B, int64_t H, int64_t G) {
+void small_mm(T* Z, const T* Hs, const T* Rt, int64_t B, int64_t H, int64_t G, int64_t ldr = -1, int64_t ldh = -1,
+              int64_t ldz = -1) {
+  if (ldr < 0) ldr = G;
+  if (ldh < 0) ldh = H;
+  if (ldz < 0) ldz = G;
   const int64_t V = Vec<T>::size();
   for (int64_t b = 0; b < B; ++b) {
-    T* z = Z + b * G;
-    const T* h = Hs + b * H;
+    T* z = Z + b * ldz;
+    const T* h = Hs + b * ldh;
     int64_t j = 0;
     for (; j + 4 * V <= G; j += 4 * V) {  // four independent accumulators hide the FMA latency
       Vec<T> a0(T(0)), a1(T(0)), a2(T(0)), a3(T(0));
       for (int64_t k = 0; k < H; ++k) {
         const Vec<T> hk(h[k]);
-        const T* r = Rt + k * G + j;
+        const T* r = Rt + k * ldr + j;
         a0 = at::vec::fmadd(hk, Vec<T>::loadu(r), a0);
         a1 = at::vec::fmadd(hk, Vec<T>::loadu(r + V), a1);
         a2 = at::vec::fmadd(hk, Vec<T>::loadu(r + 2 * V), a2);
@@ -108,7 +122,7 @@ void small_mm(T* Z, const T* Hs, const T* Rt, int64_t B, int64_t H, int64_t G) {
     for (; j < G; j += V) {
       const int64_t n = std::min(V, G - j);
       Vec<T> a(T(0));
-      for (int64_t k = 0; k < H; ++k) a = at::vec::fmadd(Vec<T>(h[k]), Vec<T>::loadu(Rt + k * G + j, n), a);
+      for (int64_t k = 0; k < H; ++k) a = at::vec::fmadd(Vec<T>(h[k]), Vec<T>::loadu(Rt + k * ldr + j, n), a);
       a.store(z + j, n);
     }
   }
@@ -238,11 +252,155 @@ std::vector<Tensor> lstm_record(const Tensor& x_, const Tensor& WR, const Tensor
   res.push_back(cs);
   return res;
 }
+
+// ---------------------------------------------------------------------------------------------- GRU
+// One GRU direction (forward). P = x W^T + b_W (B, T, 3H) contiguous; Rt = R^T (H, 3H); bR (3H) or null;
+// hw (B, H): h_0 in, h_T out. mode 0 after-multiplication, 1 before-multiplication, 2 recurrent-bias-after.
+// out[0..3]: r, z, n, h (h batch-major (B, T, H), the others time-major (T, B, H)) or null; pre (T, B, 3H) or null.
+template <typename T>
+void run_gru(const Tensor& P, const Tensor& Rt_, const T* bR, Tensor& hw, const int64_t* len, int mode,
+             T* const* out, T* pre) {
+  const int64_t B = P.size(0), Tn = P.size(1), G = P.size(2), H = G / 3;
+  const int64_t V = Vec<T>::size();
+  const bool before = mode == 1;
+  const int64_t Gh = before ? 2 * H : G;  // columns of the per-step product h R^T
+  const Tensor Rt = Rt_.contiguous();     // (H, 3H)
+  const Tensor Rrz = Rt.narrow(1, 0, Gh), Rn = Rt.narrow(1, 2 * H, H);
+  const bool small = B * Gh * H <= 65536;
+  Tensor gh = at::empty({B, Gh}, P.options()), rz, rh, gn;
+  if (before) {
+    rz = at::empty({B, 2 * H}, P.options());
+    rh = at::empty({B, H}, P.options());
+    gn = at::empty({B, H}, P.options());
+  }
+  const T *Pp = P.data_ptr<T>(), *Rp = Rt.data_ptr<T>();
+  T *GH = gh.data_ptr<T>(), *HW = hw.data_ptr<T>();
+  T *RZ = before ? rz.data_ptr<T>() : nullptr, *RH = before ? rh.data_ptr<T>() : nullptr;
+  T* GN = before ? gn.data_ptr<T>() : nullptr;
+  const int64_t grain = std::max<int64_t>(1, 8192 / H);
+  for (int64_t s = 0; s < Tn; ++s) {
+    if (small)  // recurrent product h_{t-1} R^T: (B, 3H), or only its r, z columns before multiplication
+      small_mm<T>(GH, HW, Rp, B, H, Gh, G);
+    else
+      at::mm_out(gh, hw, Rrz);
+    // pass 1 (before-multiplication only): r, z and r ⊙ h_{t-1}; then (r ⊙ h) R_h^T
+    if (before) {
+      at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; ++b) {
+          if (len && s >= len[b]) continue;
+          const T *px = Pp + (b * Tn + s) * G, *g = GH + b * Gh, *hb = HW + b * H;
+          for (int64_t j = 0; j < 2 * H; j += V) {
+            const int64_t n = std::min(V, 2 * H - j);
+            const Vec<T> a = Act<T>::sig(Vec<T>::loadu(px + j, n) + Vec<T>::loadu(g + j, n));
+            a.store(RZ + b * 2 * H + j, n);
+          }
+          for (int64_t j = 0; j < H; j += V) {
+            const int64_t n = std::min(V, H - j);
+            (Vec<T>::loadu(RZ + b * 2 * H + j, n) * Vec<T>::loadu(hb + j, n)).store(RH + b * H + j, n);
+          }
+        }
+      });
+      if (small)
+        small_mm<T>(GN, RH, Rp + 2 * H, B, H, H, G);
+      else
+        at::mm_out(gn, rh, Rn);
+    }
+    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t qt = s * B + b, qb = b * Tn + s;
+        if (len && s >= len[b]) {  // padded step of a finished sequence: zeros, state kept
+          zero(pre ? pre + qt * G : nullptr, G);
+          for (int k = 0; k < 4; ++k) zero(out[k] ? out[k] + (k == 3 ? qb : qt) * H : nullptr, H);
+          continue;
+        }
+        const T *px = Pp + qb * G, *g = GH + b * Gh;
+        T* hb = HW + b * H;
+        T* pr = pre ? pre + qt * G : nullptr;
+        T* o[4];
+        for (int k = 0; k < 4; ++k) o[k] = out[k] ? out[k] + (k == 3 ? qb : qt) * H : nullptr;
+        for (int64_t j = 0; j < H; j += V) {
+          const int64_t n = std::min(V, H - j);
+          Vec<T> r, z, pn;
+          if (before) {
+            r = Vec<T>::loadu(RZ + b * 2 * H + j, n);
+            z = Vec<T>::loadu(RZ + b * 2 * H + H + j, n);
+            if (pr) {
+              put(pr + j, Vec<T>::loadu(px + j, n) + Vec<T>::loadu(g + j, n), n);
+              put(pr + H + j, Vec<T>::loadu(px + H + j, n) + Vec<T>::loadu(g + H + j, n), n);
+            }
+            pn = Vec<T>::loadu(px + 2 * H + j, n) + Vec<T>::loadu(GN + b * H + j, n);
+          } else {
+            Vec<T> ar = Vec<T>::loadu(px + j, n) + Vec<T>::loadu(g + j, n);
+            Vec<T> az = Vec<T>::loadu(px + H + j, n) + Vec<T>::loadu(g + H + j, n);
+            Vec<T> hn = Vec<T>::loadu(g + 2 * H + j, n);
+            if (bR) {
+              ar = ar + Vec<T>::loadu(bR + j, n);
+              az = az + Vec<T>::loadu(bR + H + j, n);
+              hn = hn + Vec<T>::loadu(bR + 2 * H + j, n);
+            }
+            put(pr ? pr + j : nullptr, ar, n);
+            put(pr ? pr + H + j : nullptr, az, n);
+            r = Act<T>::sig(ar);
+            z = Act<T>::sig(az);
+            pn = Vec<T>::loadu(px + 2 * H + j, n) + r * hn;
+          }
+          put(pr ? pr + 2 * H + j : nullptr, pn, n);
+          const Vec<T> c = Act<T>::tanh(pn);
+          const Vec<T> h = c + z * (Vec<T>::loadu(hb + j, n) - c);
+          put(o[0] ? o[0] + j : nullptr, r, n);
+          put(o[1] ? o[1] + j : nullptr, z, n);
+          put(o[2] ? o[2] + j : nullptr, c, n);
+          put(o[3] ? o[3] + j : nullptr, h, n);
+          h.store(hb + j, n);  // next step's h_{t-1}
+        }
+      }
+    });
+  }
+}
+
+// x (B, T, D); W (3H, D); R (3H, H); bias (3H,) or (6H,) = [b_W; b_R] (mode 2); h0 (B, H); lengths (B,) or None.
+// Bit k of want: signal k of [r, z, n, h, pre] (empty tensor when unset; h always).
+// Returns those five, each (B, T, .): h contiguous, the others views of (T, B, .) storage; then h_T (B, H).
+std::vector<Tensor> gru_record(const Tensor& x_, const Tensor& W, const Tensor& R, const Tensor& bias_,
+                               const Tensor& h0, const c10::optional<Tensor>& lengths, int64_t mode, int64_t want) {
+  const Tensor x = x_.contiguous(), bias = bias_.contiguous();
+  TORCH_CHECK(x.dim() == 3 && W.dim() == 2 && R.dim() == 2, "gru_record: x must be (B, T, D), W (3H, D), R (3H, H)");
+  const int64_t B = x.size(0), Tn = x.size(1), D = x.size(2), H = R.size(1), G = 3 * H;
+  TORCH_CHECK(mode >= 0 && mode <= 2, "gru_record: mode");
+  TORCH_CHECK(W.size(0) == G && W.size(1) == D && R.size(0) == G, "gru_record: weight shapes");
+  TORCH_CHECK(bias.numel() == (mode == 2 ? 2 * G : G), "gru_record: bias size");
+  TORCH_CHECK(h0.sizes() == at::IntArrayRef({B, H}), "gru_record: state shape");
+  TORCH_CHECK(W.scalar_type() == x.scalar_type() && R.scalar_type() == x.scalar_type() &&
+              bias.scalar_type() == x.scalar_type() && h0.scalar_type() == x.scalar_type(), "gru_record: dtypes");
+  const Tensor P = at::addmm(bias.narrow(0, 0, G), x.reshape({B * Tn, D}), W.t()).view({B, Tn, G});
+  Tensor hw = h0.contiguous().clone();
+  Tensor len;
+  if (lengths.has_value()) len = lengths->to(at::kLong).contiguous();
+  want |= 8;  // h is the output: always
+  std::vector<Tensor> res;
+  for (int k = 0; k < 5; ++k) {
+    const int64_t n = (want >> k & 1) ? B : 0, w = k < 4 ? H : G;
+    res.push_back(k == 3 ? at::empty({n, Tn, w}, x.options()) : at::empty({Tn, n, w}, x.options()));
+  }
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gru_record", [&] {
+    scalar_t* out[4];
+    for (int k = 0; k < 4; ++k) out[k] = (want >> k & 1) ? res[k].data_ptr<scalar_t>() : nullptr;
+    scalar_t* pre = (want >> 4 & 1) ? res[4].data_ptr<scalar_t>() : nullptr;
+    const scalar_t* bR = mode == 2 ? bias.data_ptr<scalar_t>() + G : nullptr;
+    run_gru<scalar_t>(P, R.t(), bR, hw, len.defined() ? len.data_ptr<int64_t>() : nullptr, (int)mode, out, pre);
+  });
+  for (int k = 0; k < 5; ++k)
+    if (k != 3) res[k] = res[k].transpose(0, 1);
+  res.push_back(hw);
+  return res;
+}
 }  // namespace
 
 TORCH_LIBRARY(NAMESPACE, m) {
   m.def("lstm_record(Tensor x, Tensor WR, Tensor bias, Tensor h0, Tensor c0, Tensor? lengths, bool reverse, "
         "int want) -> Tensor[]", &lstm_record);
+  m.def("gru_record(Tensor x, Tensor W, Tensor R, Tensor bias, Tensor h0, Tensor? lengths, int mode, int want) "
+        "-> Tensor[]", &gru_record);
 }
 """
 
@@ -261,10 +419,11 @@ _FLAGS = {
     ],
 }
 _state: dict[str, Any] = {"op": None, "tried": False, "reason": "not tried yet"}
+_OPS = ("lstm_record", "gru_record")
 
 
 def _build() -> Any:
-    """Compile (or load the cached build) and return the operator; raises on any failure."""
+    """Compile (or load the cached build) and return the operators' namespace; raises on any failure."""
     if os.environ.get("DLTK_NO_LSTM_KERNEL"):
         raise RuntimeError("disabled by DLTK_NO_LSTM_KERNEL")
     cap = torch.backends.cpu.get_cpu_capability()
@@ -280,15 +439,15 @@ def _build() -> Any:
     from torch.utils import cpp_extension
 
     key = hashlib.sha1(f"{_SOURCE}{cap}{torch.__version__}".encode()).hexdigest()[:10]
-    name = f"dltk_lstm_{key}"
+    name = f"dltk_rnn_{key}"
     ns = getattr(torch.ops, name)
-    if not hasattr(ns, "lstm_record"):
+    if not all(hasattr(ns, o) for o in _OPS):
         build_dir = cpp_extension._get_build_directory(name, False)
         failed = os.path.join(build_dir, "dltk_build_failed.txt")
         if os.path.exists(failed):  # do not retry a failed build in every new process
             raise RuntimeError(f"an earlier build failed (delete {failed} to retry)")
         if not os.path.exists(os.path.join(build_dir, f"{name}.so")):
-            print("dltk: compiling the LSTM recording kernel (once per machine, about a minute)…", file=sys.stderr)
+            print("dltk: compiling the LSTM/GRU recording loops (once per machine, about a minute)…", file=sys.stderr)
         try:
             cpp_extension.load_inline(
                 name,
@@ -302,11 +461,14 @@ def _build() -> Any:
             with open(failed, "w") as fh:
                 fh.write(f"{type(e).__name__}: {e}\n")
             raise
-    return ns.lstm_record
+    return ns
 
 
 def op() -> Any:
-    """The compiled operator, or None (building it on first use; failures are remembered)."""
+    """The compiled operators' namespace (``.lstm_record``, ``.gru_record``), or None.
+
+    Built on first use; failures are remembered.
+    """
     if not _state["tried"]:
         _state["tried"] = True
         try:
@@ -322,7 +484,8 @@ def usable(x: Tensor) -> bool:
     return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and op() is not None
 
 
-_NAMES = ("input_gate", "forget_gate", "cell_candidate", "output_gate", "cell_state", "hidden_state", "gates_pre")
+def _bits(want: Any) -> int:
+    return sum(1 << k for k, w in enumerate(want) if w)
 
 
 def lstm_record(
@@ -335,14 +498,43 @@ def lstm_record(
     lengths: Tensor | None,
     reverse: bool,
     want: Any,
-) -> tuple[Tensor, Tensor, Tensor, dict[str, Tensor]]:
+) -> tuple[Tensor, Tensor, Tensor, list[Tensor | None]]:
     """One LSTM direction (sigmoid/tanh) with every wanted signal, in original time order.
 
+    ``want``: 7 booleans in ``LSTM_SIGNALS`` order (i, f, g, o, c, h, gates_pre).
     Returns (h (B, T, H) with zeros at padded steps, h_T, c_T (B, H) each
-    sequence's own, {signal: (B, T, ·)}). ``reverse`` runs the backward
-    direction (each sequence from its own last step).
+    sequence's own, the 7 signals (B, T, ·), None where not wanted).
+    ``reverse`` runs the backward direction (each sequence from its own last step).
     """
-    bits = sum(1 << k for k, n in enumerate(_NAMES) if want(n))
+    bits = _bits(want)
     L = None if lengths is None else lengths.to(torch.long)
-    res = op()(x, torch.cat([W, R], 1), b, h0, c0, L, reverse, bits)
-    return res[5], res[7], res[8], {n: res[k] for k, n in enumerate(_NAMES) if bits >> k & 1}
+    res = op().lstm_record(x, torch.cat([W, R], 1), b, h0, c0, L, reverse, bits)
+    return res[5], res[7], res[8], [res[k] if bits >> k & 1 else None for k in range(7)]
+
+
+GRU_MODES = ("after-multiplication", "before-multiplication", "recurrent-bias-after-multiplication")
+
+
+def gru_record(
+    x: Tensor,
+    h0: Tensor,
+    W: Tensor,
+    R: Tensor,
+    bx: Tensor,
+    bh: Tensor | None,
+    mode: str,
+    lengths: Tensor | None,
+    want: Any,
+) -> tuple[Tensor, Tensor, list[Tensor | None]]:
+    """One GRU direction (sigmoid/tanh, any ResetGateMode) with every wanted signal.
+
+    ``bx``: input bias (3H); ``bh``: recurrent bias (3H, recurrent-bias mode) or None.
+    ``want``: 5 booleans in ``GRU_SIGNALS`` order (r, z, h~, h, gates_pre).
+    Returns (h (B, T, H) with zeros at padded steps, h_T (B, H) each sequence's
+    own, the 5 signals (B, T, ·), None where not wanted).
+    """
+    bits = _bits(want)
+    L = None if lengths is None else lengths.to(torch.long)
+    b = bx if bh is None else torch.cat([bx, bh])
+    res = op().gru_record(x, W, R, b, h0, L, GRU_MODES.index(mode), bits)
+    return res[3], res[5], [res[k] if bits >> k & 1 else None for k in range(5)]

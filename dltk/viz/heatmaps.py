@@ -17,6 +17,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from ..errors import OptionError
+from ..layers import GRU_GATES_STATES, LSTM_GATES_STATES
 from . import _style as S
 
 __all__ = [
@@ -30,8 +31,8 @@ __all__ = [
 
 #: family -> the per-direction signals, in panel order
 RECURRENT_FAMILIES = {
-    "LSTM": ("input_gate", "forget_gate", "cell_candidate", "output_gate", "cell_state", "hidden_state"),
-    "GRU": ("reset_gate", "update_gate", "candidate_state", "hidden_state"),
+    "LSTM": LSTM_GATES_STATES,
+    "GRU": GRU_GATES_STATES,
 }
 _STATES = ("cell_state", "hidden_state")
 
