@@ -62,8 +62,11 @@ def record(layer, x, L, path, monkeypatch) -> tuple:
     return rec.output, {k: v for k, v in rec[layer.label].items() if k != "output"}
 
 
-def check(out, sigs, ref, layer, states: bool, tol=TOL):
+def check(out, sigs, ref, layer, states: bool, tol=TOL, lengths=None):
     y, *st = out if states else (out,)
+    if layer.output_mode == "last":  # each sequence's own last step (a BiLSTM's backward half: its output there)
+        L = [ref["output"].shape[1]] * y.shape[0] if lengths is None else lengths
+        ref = {**ref, "output": torch.stack([ref["output"][b, n - 1] for b, n in enumerate(L)])}
     torch.testing.assert_close(y.detach(), ref["output"], **tol)
     if states:
         torch.testing.assert_close(st[0].detach(), ref["hT"], **tol)
@@ -75,12 +78,15 @@ def check(out, sigs, ref, layer, states: bool, tol=TOL):
             torch.testing.assert_close(v.detach(), ref[n], **tol, msg=lambda m, n=n: f"{n}: {m}")
 
 
-def lstm_layer(bi: bool, states: bool, acts: tuple[str, str] = ("sigmoid", "tanh")) -> dltk.layers.LSTM:
+def lstm_layer(
+    bi: bool, states: bool, acts: tuple[str, str] = ("sigmoid", "tanh"), mode: str = "sequence"
+) -> dltk.layers.LSTM:
     make, n = (dltk.bilstmLayer, 2 * H) if bi else (dltk.lstmLayer, H)
     return make(
         H,
         InputSize=D,
         HasStateOutputs=states,
+        OutputMode=mode,
         HiddenState=torch.randn(n),
         CellState=torch.randn(n),
         BiasInitializer="narrow-normal",
@@ -89,22 +95,28 @@ def lstm_layer(bi: bool, states: bool, acts: tuple[str, str] = ("sigmoid", "tanh
     ).double()
 
 
+@pytest.mark.parametrize("mode", ["sequence", "last"])
 @pytest.mark.parametrize("acts", [("sigmoid", "tanh"), ("hard-sigmoid", "softsign")], ids=["fused", "loop"])
 @pytest.mark.parametrize("states", [False, True], ids=["no-state-out", "state-out"])
 @pytest.mark.parametrize("lengths", [None, LENGTHS], ids=["full", "lengths"])
 @pytest.mark.parametrize("bi", [False, True], ids=["lstm", "bilstm"])
-def test_lstm_plain_run_equals_step_function(bi, lengths, states, acts):
+def test_lstm_plain_run_equals_step_function(bi, lengths, states, acts, mode):
     torch.manual_seed(0)
-    layer = lstm_layer(bi, states, acts)
+    layer = lstm_layer(bi, states, acts, mode)
     x = padded_input(lengths)
     L = None if lengths is None else torch.tensor(lengths)
     ref = lstm_reference(layer, x, L)
     out = layer(x, lengths=L)
-    check(out, None, ref, layer, states)
+    check(out, None, ref, layer, states, lengths=lengths)
     # gradients too: the same loss through both
     y = out[0] if states else out
+    yr = (
+        ref["output"]
+        if mode == "sequence"
+        else torch.stack([ref["output"][b, n - 1] for b, n in enumerate(lengths or [6] * 4)])
+    )
     g = torch.autograd.grad(y.pow(2).sum(), [x, layer.recurrent_weights])
-    gr = torch.autograd.grad(ref["output"].pow(2).sum(), [x, layer.recurrent_weights])
+    gr = torch.autograd.grad(yr.pow(2).sum(), [x, layer.recurrent_weights])
     for a, b in zip(g, gr):
         torch.testing.assert_close(a, b, **TOL)
     if lengths is not None:
@@ -136,10 +148,13 @@ def test_lstm_recording_other_activations_equal_step_function(monkeypatch, path)
     check(out, sigs, lstm_reference(layer, x, L), layer, True)
 
 
-def gru_layer(mode: str, states: bool, acts: tuple[str, str] = ("sigmoid", "tanh")) -> dltk.layers.GRU:
+def gru_layer(
+    mode: str, states: bool, acts: tuple[str, str] = ("sigmoid", "tanh"), out: str = "sequence"
+) -> dltk.layers.GRU:
     return dltk.gruLayer(
         H,
         InputSize=D,
+        OutputMode=out,
         ResetGateMode=mode,
         HasStateOutputs=states,
         HiddenState=torch.randn(H),
@@ -149,19 +164,25 @@ def gru_layer(mode: str, states: bool, acts: tuple[str, str] = ("sigmoid", "tanh
     ).double()
 
 
+@pytest.mark.parametrize("out_mode", ["sequence", "last"])
+@pytest.mark.parametrize("states", [False, True], ids=["no-state-out", "state-out"])
 @pytest.mark.parametrize("acts", [("sigmoid", "tanh"), ("hard-sigmoid", "softsign")], ids=["sigmoid", "other"])
 @pytest.mark.parametrize("lengths", [None, LENGTHS], ids=["full", "lengths"])
 @pytest.mark.parametrize("mode", MODES)
-def test_gru_plain_run_equals_step_function(mode, lengths, acts):
+def test_gru_plain_run_equals_step_function(mode, lengths, acts, states, out_mode):
     torch.manual_seed(3)
-    layer = gru_layer(mode, True, acts)
+    layer = gru_layer(mode, states, acts, out_mode)
     x = padded_input(lengths)
     L = None if lengths is None else torch.tensor(lengths)
     ref = gru_reference(layer, x, L)
     out = layer(x, lengths=L)
-    check(out, None, ref, layer, True)
-    g = torch.autograd.grad(out[0].pow(2).sum() + out[1].sum(), [x, layer.recurrent_weights, layer.bias])
-    gr = torch.autograd.grad(ref["output"].pow(2).sum() + ref["hT"].sum(), [x, layer.recurrent_weights, layer.bias])
+    check(out, None, ref, layer, states, lengths=lengths)
+    y, hT = out if states else (out, None)
+    yr = ref["output"] if out_mode == "sequence" else ref["hT"]
+    g = torch.autograd.grad(y.pow(2).sum() + (0 if hT is None else hT.sum()), [x, layer.recurrent_weights, layer.bias])
+    gr = torch.autograd.grad(
+        yr.pow(2).sum() + (ref["hT"].sum() if states else 0), [x, layer.recurrent_weights, layer.bias]
+    )
     for a, b in zip(g, gr):
         torch.testing.assert_close(a, b, **TOL)
 

@@ -388,21 +388,25 @@ class RecurrentLayer(Layer):
             return None
         L = torch.as_tensor(lengths).reshape(-1)
         B, T = x.shape[:2]
-        if L.is_floating_point() or L.numel() != B or bool((L < 1).any()) or bool((L > T).any()):
+        lo, hi = torch.aminmax(L) if L.numel() and not L.is_floating_point() and not L.is_complex() else (0, 0)
+        lo, hi = int(lo), int(hi)
+        if L.is_floating_point() or L.numel() != B or lo < 1 or hi > T:
             raise self._fail(
                 f"lengths: {B} integers in 1..{T} (one per observation)",
                 x,
                 f"lengths {L.tolist() if L.numel() <= 8 else tuple(L.shape)}",
             )
-        L = L.long()
-        return None if bool((L == T).all()) else L
+        return None if lo == T else L.long()
 
-    def _finish(self, out: Tensor, hT: Tensor, cT: Tensor | None, lengths: Tensor | None) -> Any:
-        """Apply OutputMode and add state outputs; hT/cT (dirs, B, H) -> (B, dirs·H)."""
-        y = out if self.output_mode == "sequence" else last_step(out, lengths)
+    def _finish(self, out: Tensor, hT: Tensor, cT: Tensor | None, lengths: Tensor | None, last: bool = False) -> Any:
+        """Apply OutputMode and add state outputs; hT/cT (dirs, B, H) -> (B, dirs·H).
+
+        ``last``: ``out`` is already the ``'last'`` output (B, dirs·H).
+        """
+        y = out if last or self.output_mode == "sequence" else last_step(out, lengths)
         if not self.has_state_outputs:
             return y
-        B = out.shape[0]
+        B = y.shape[0]
         hT = hT.transpose(0, 1).reshape(B, -1)
         if not self._has_cell:
             return y, hT

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from . import _lstm_kernel
-from ._sequence_masks import last_step, mask_at, reverse_within, zero_padding
+from ._sequence_masks import last_step, mask_at, reversal_index, reverse_within, zero_padding
 
 Tensor = torch.Tensor
 
@@ -57,6 +57,7 @@ def run_fused(
     lengths: Tensor | None,
     train: bool,
     final_states: bool = True,
+    last_only: bool = False,
 ) -> tuple[Tensor, Any]:
     """One ``torch.lstm``/``torch.gru`` direction pair over a right-padded batch.
 
@@ -64,12 +65,15 @@ def run_fused(
     (dirs, B, H) — each sequence's own). With ``lengths`` the batch runs
     unpacked — forward over the padded batch, backward over each sequence
     reversed within its length — unless an LSTM's final cell states are
-    needed (``final_states``): only packing gives those.
+    needed (``final_states``): only packing gives those. Without
+    ``final_states`` the states returned are None. ``last_only``: return
+    only the output of MATLAB's ``'last'`` mode, (B, dirs·H).
     """
     if lengths is None:
-        return _fused_call(kind, x, hx, params, bidirectional, train)
+        out, states = _fused_call(kind, x, hx, params, bidirectional, train)
+        return (out[:, -1] if last_only else out), states
     if kind == "gru" or not final_states:
-        return _run_unpacked(kind, x, hx, params, bidirectional, lengths, train)
+        return _run_unpacked(kind, x, hx, params, bidirectional, lengths, train, final_states, last_only)
     packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
     order, unorder = packed.sorted_indices, packed.unsorted_indices
     fn = torch.lstm if kind == "lstm" else torch.gru
@@ -78,38 +82,44 @@ def run_fused(
     out, _ = pad_packed_sequence(
         type(packed)(res[0], packed.batch_sizes, order, unorder), batch_first=True, total_length=x.shape[1]
     )
-    return out, tuple(h.index_select(1, unorder) for h in res[1:])
+    return (last_step(out, lengths) if last_only else out), tuple(h.index_select(1, unorder) for h in res[1:])
 
 
 def _run_unpacked(
-    kind: str, x: Tensor, hx: Any, params: list[Tensor], bidirectional: bool, lengths: Tensor, train: bool
+    kind: str,
+    x: Tensor,
+    hx: Any,
+    params: list[Tensor],
+    bidirectional: bool,
+    lengths: Tensor,
+    train: bool,
+    final_states: bool,
+    last_only: bool,
 ) -> tuple[Tensor, Any]:
     """Length-aware without packing: real steps never see the padding that follows them.
 
     ``x`` must hold zeros at the padded steps (the layers' ``_prepare`` sees to it).
-
-    Final states: h read from the output at each sequence's own end; an
-    LSTM's c is not available this way (None).
+    The backward direction runs on each sequence reversed within its length;
+    in reversed time its step 0 is MATLAB's ``'last'`` output and its step
+    L − 1 the final state. Final states: h only (an LSTM's c is None).
     """
     if not bidirectional:
         out, _ = _fused_call(kind, x, hx, params, False, train)
+        last = last_step(out, lengths) if final_states or last_only else None
+        y = last if last_only else zero_padding(out, lengths)
+        hT = last[None] if final_states else None
+        return y, ((hT, None) if kind == "lstm" else (hT,))
+    pick = (lambda k: tuple(h[k : k + 1] for h in hx)) if kind == "lstm" else (lambda k: hx[k : k + 1])
+    idx = reversal_index(lengths, x.shape[1], x.device)
+    out_f, _ = _fused_call(kind, x, pick(0), params[:4], False, train)
+    out_r, _ = _fused_call(kind, reverse_within(x, lengths, idx), pick(1), params[4:], False, train)
+    last_f = last_step(out_f, lengths)
+    hT = torch.stack([last_f, last_step(out_r, lengths)]) if final_states else None
+    if last_only:
+        y = torch.cat([last_f, out_r[:, 0]], 1)
     else:
-        pick = (lambda k: tuple(h[k : k + 1] for h in hx)) if kind == "lstm" else (lambda k: hx[k : k + 1])
-        out_f, _ = _fused_call(kind, x, pick(0), params[:4], False, train)
-        out_b, _ = _fused_call(kind, reverse_within(x, lengths), pick(1), params[4:], False, train)
-        out = torch.cat([out_f, reverse_within(out_b, lengths)], -1)
-    out = zero_padding(out, lengths)
-    hT = final_hidden(out, lengths, 2 if bidirectional else 1)
-    return out, ((hT, None) if kind == "lstm" else (hT,))
-
-
-def final_hidden(out: Tensor, lengths: Tensor | None, dirs: int) -> Tensor:
-    """(dirs, B, H) final hidden states read from a direction pair's output (B, T, dirs·H)."""
-    H = out.shape[-1] // dirs
-    hs = [last_step(out[..., :H], lengths)]
-    if dirs == 2:
-        hs.append(out[:, 0, H:])  # the backward direction ends at original step 1
-    return torch.stack(hs)
+        y = zero_padding(torch.cat([out_f, reverse_within(out_r, lengths, idx)], -1), lengths)
+    return y, ((hT, None) if kind == "lstm" else (hT,))
 
 
 # ------------------------------------------------------------------ step loops

@@ -11,17 +11,24 @@ import torch
 
 Tensor = torch.Tensor
 
-__all__ = ["reverse_within", "last_step", "zero_padding", "shift_prev", "mask_at", "padded_steps"]
+__all__ = ["reverse_within", "last_step", "zero_padding", "shift_prev", "mask_at", "padded_steps", "reversal_index"]
 
 
-def reverse_within(x: Tensor, lengths: Tensor | None) -> Tensor:
-    """Reverse each right-padded sequence of (B, T, …) within its own length (padding stays right)."""
+def reversal_index(lengths: Tensor, T: int, device: torch.device | str | None = None) -> Tensor:
+    """(B, T) int64: the time index each step reads when every sequence is reversed within its length."""
+    t = torch.arange(T, device=device)[None, :]
+    L = lengths.to(device)[:, None]
+    return torch.where(t < L, L - 1 - t, t)
+
+
+def reverse_within(x: Tensor, lengths: Tensor | None, index: Tensor | None = None) -> Tensor:
+    """Reverse each right-padded sequence of (B, T, …) within its own length (padding stays right).
+
+    ``index``: :func:`reversal_index` of these lengths, when already computed.
+    """
     if lengths is None:
         return x.flip(1)
-    T = x.shape[1]
-    t = torch.arange(T, device=x.device)[None, :]
-    L = lengths.to(x.device)[:, None]
-    idx = torch.where(t < L, L - 1 - t, t)  # (B, T)
+    idx = reversal_index(lengths, x.shape[1], x.device) if index is None else index
     return x.gather(1, idx.view(*idx.shape, *([1] * (x.ndim - 2))).expand_as(x))
 
 

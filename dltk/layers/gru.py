@@ -180,21 +180,30 @@ class GRU(RecurrentLayer):
     def forward(self, x: Tensor, *states: Tensor, lengths: Any = None) -> Any:
         """``x`` (B, T, C); with HasStateInputs also ``hidden`` (B, H); ``lengths`` (B,) optional."""
         x, L, h0, _ = self._prepare(x, states, lengths)
-        rec = self._recorder
-        if rec is not None and self._record_by_steps(x):
+        if self._recorder is None:
+            last = self.output_mode == "last" and self._fused
+            out, hT = self._run(x, h0, L, last)
+            return self._finish(out, hT, None, L, last)
+        if self._record_by_steps(x):
             out, hT = self._record_steps(x, h0, L)
         else:
             out, hT = self._run(x, h0, L)
-            if rec is not None:
-                self._record(x, out, h0, L)
+            self._record(x, out, h0, L)
         return self._finish(out, hT, None, L)
 
-    def _run(self, x: Tensor, h0: Tensor, L: Tensor | None) -> tuple[Tensor, Tensor]:
+    @property
+    def _fused(self) -> bool:
+        return self._sigmoid_tanh and self.reset_gate_mode != RESET_GATE_MODES[1]
+
+    def _run(self, x: Tensor, h0: Tensor, L: Tensor | None, last: bool = False) -> tuple[Tensor, Tensor]:
+        """(output (B, T, H), or the 'last' output (B, H) when ``last`` and fused; h_T (1, B, H))."""
         W, Rw = self.input_weights, self.recurrent_weights
         bx, bh = self._biases()
-        if self._sigmoid_tanh and self.reset_gate_mode != RESET_GATE_MODES[1]:
+        if self._fused:
             params = [W, Rw, bx, torch.zeros_like(bx) if bh is None else bh]
-            out, (hT,) = run.run_fused("gru", x, h0, params, False, L, self.training)  # (B, T, H), (1, B, H)
+            out, (hT,) = run.run_fused(
+                "gru", x, h0, params, False, L, self.training, final_states=self.has_state_outputs, last_only=last
+            )
             return out, hT
         gate = run.GATE_FUNCTIONS[self.gate_activation_function]
         state = run.STATE_FUNCTIONS[self.state_activation_function]

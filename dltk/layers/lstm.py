@@ -205,12 +205,14 @@ class LSTM(RecurrentLayer):
             return self.input_weights, self.recurrent_weights, self.bias
         return self.input_weights[s], self.recurrent_weights[s], self.bias[s]
 
-    def _run(self, x: Tensor, h0: Tensor, c0: Tensor, L: Tensor | None) -> tuple:
+    def _run(self, x: Tensor, h0: Tensor, c0: Tensor, L: Tensor | None, last: bool = False) -> tuple:
+        """(output (B, T, dirs·H), or the 'last' output (B, dirs·H) when ``last`` and fused; h_T, c_T)."""
         dirs = [self._direction(k) for k in range(self._dirs)]
         if self._fused:
             params = [t for W, Rw, b in dirs for t in (W, Rw, b, torch.zeros_like(b))]
+            states = self.has_state_outputs
             out, (hT, cT) = run.run_fused(
-                "lstm", x, (h0, c0), params, self._dirs == 2, L, self.training, final_states=self.has_state_outputs
+                "lstm", x, (h0, c0), params, self._dirs == 2, L, self.training, final_states=states, last_only=last
             )
             return out, hT, cT
         gate, state = self._activations()
@@ -226,12 +228,15 @@ class LSTM(RecurrentLayer):
     def forward(self, x: Tensor, *states: Tensor, lengths: Any = None) -> Any:
         """``x`` (B, T, C); with HasStateInputs also ``hidden``, ``cell`` (B, n); ``lengths`` (B,) optional."""
         x, L, h0, c0 = self._prepare(x, states, lengths)
-        if self._recorder is not None and self._record_by_steps(x):
+        if self._recorder is None:
+            last = self.output_mode == "last" and self._fused
+            out, hT, cT = self._run(x, h0, c0, L, last)  # (B, T, dirs·H) or (B, dirs·H), (dirs, B, H) ×2
+            return self._finish(out, hT, cT, L, last)
+        if self._record_by_steps(x):
             out, hT, cT = self._record_steps(x, h0, c0, L)
         else:
-            out, hT, cT = self._run(x, h0, c0, L)  # (B, T, dirs·H), (dirs, B, H) ×2
-            if self._recorder is not None:
-                self._record(x, out, h0, c0, L)
+            out, hT, cT = self._run(x, h0, c0, L)
+            self._record(x, out, h0, c0, L)
         return self._finish(out, hT, cT, L)
 
     def _record_by_steps(self, x: Tensor) -> bool:
