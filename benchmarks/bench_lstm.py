@@ -166,21 +166,32 @@ def measure_grad(families, grid, depths, repeats: int = 5, budget_s: float = 4.0
 
 
 _MEMORY_CHILD = r"""
-import json, resource, sys, torch, dltk
+import json, sys, torch, dltk
 sys.path.insert(0, ".")
 from benchmarks.bench_lstm import _stack
 family, B, T, D, H, depth = json.loads(sys.argv[1])
 torch.set_num_threads(1)
 ref, stack = _stack(family, D, H, depth)
 x = torch.randn(B, T, D)
-kb = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+def status(key):  # kB lines of /proc/self/status
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1]) * 1024
+
+def reset_peak():  # Linux: writing 5 to clear_refs resets VmHWM to the current RSS
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
 with torch.no_grad():
     dltk.record(stack, torch.randn(1, 2, D))  # build / load the compiled loop first
-    base = kb()
-    stack(x)
-    plain = kb() - base
+    reset_peak(); base = status("VmRSS")
+    y = stack(x)
+    plain = status("VmHWM") - base
+    del y
+    reset_peak(); base = status("VmRSS")
     rec = dltk.record(stack, x)
-    peak = kb() - base
+    peak = status("VmHWM") - base
 nbytes = sum(v.numel() * v.element_size() for n in rec for v in rec[n].values())
 print(json.dumps({"plain_peak": plain, "record_peak": peak, "recorded": nbytes}))
 """
@@ -238,14 +249,14 @@ def measure_lengths(repeats: int = 5, budget_s: float = 6.0) -> list[dict]:
 
         def packed(lay=lay):
             original = run.run_fused
-            run.run_fused = lambda *a, **k: original(*a, **{**k, "final_states": a[0] == "lstm"})
+            run.run_fused = lambda *a, **kw: original(*a, **{**kw, "final_states": a[0] == "lstm"})
             try:
                 dltk_run(lay)
             finally:
                 run.run_fused = original
 
         t = _time({"torch": plain, "dltk": dltk_run, "packed": packed}, repeats, budget_s)
-        rows.append({"family": family, "mode": mode, "dltk": t["dltk"] / t["torch"], "packed": t["packed"] / t["torch"]})
+        rows.append({"family": family, "mode": mode, **{k: t[k] / t["torch"] for k in ("dltk", "packed")}})
     return rows
 
 
@@ -291,7 +302,8 @@ def markdown_grad(rows: list[dict]) -> str:
 
 def markdown_memory(rows: list[dict]) -> str:
     lines = [
-        "| family | (B, T, D, H) | layers | recorded MB | plain peak MB | recording peak MB | peak / (recorded + plain) |",
+        "| family | (B, T, D, H) | layers | recorded MB | plain peak MB | recording peak MB "
+        "| peak / (recorded + plain) |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:

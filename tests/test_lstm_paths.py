@@ -24,7 +24,7 @@ from .test_lstm_kernel import needs_kernel
 TOL = {"atol": 1e-12, "rtol": 1e-10}
 D, H = 3, 5
 LENGTHS = [6, 2, 4, 5]
-RECORD_PATHS = ["compiled", "python", "reconstruct", "reconstruct-grad"]
+RECORD_PATHS = ["compiled", "compiled-grad", "python", "reconstruct", "reconstruct-grad"]
 MODES = ["after-multiplication", "before-multiplication", "recurrent-bias-after-multiplication"]
 
 
@@ -43,23 +43,45 @@ def force(monkeypatch, path: str) -> list:
     for name in ("lstm_record_compiled", "gru_record_compiled"):
         f = getattr(run, name)
         monkeypatch.setattr(run, name, lambda *a, f=f: calls.append(1) or f(*a))
-    monkeypatch.setattr(run, "compiled_ok", lambda x: path == "compiled" and K.usable(x))
-    monkeypatch.setattr(run, "step_loop_pays", lambda *a: path in ("compiled", "python"))
+    monkeypatch.setattr(run, "compiled_ok", lambda x: path.startswith("compiled") and K.usable(x))
+    monkeypatch.setattr(run, "step_loop_pays", lambda *a: path.startswith(("compiled", "python")))
     return calls
 
 
-def record(layer, x, L, path, monkeypatch) -> tuple:
+def record(layer, x, L, path, monkeypatch, ref=None) -> tuple:
+    """Record every signal through ``path``; with autograd (``*-grad``) also compare the gradients of
+    a loss on every recorded signal and the outputs with the same loss on the reference ``ref``."""
     calls = force(monkeypatch, path)
-    if path == "reconstruct-grad":
-        x = x.clone().requires_grad_(True)
+    if path.endswith("-grad"):
+        x = x.detach().clone().requires_grad_(True)
         rec = dltk.record(layer, x, lengths=L, keep_graph=True)
-        grads = torch.autograd.grad(sum(v.sum() for v in rec[layer.label].values()), [x, layer.input_weights])
-        assert all(g is not None and g.isfinite().all() for g in grads)
+        params = list(layer.parameters())
+        sigs = {k: v for k, v in rec[layer.label].items() if k != "output"}
+        outs = rec.output if isinstance(rec.output, tuple) else (rec.output,)
+        weights = {k: torch.randn_like(v) for k, v in sigs.items()}
+        loss = sum((v * weights[k]).sum() for k, v in sigs.items()) + sum(o.pow(2).sum() for o in outs[1:])
+        grads = torch.autograd.grad(loss, [x, *params])
+        if ref is not None:
+            ref_x = ref.pop("_x")
+            ref_loss = sum((ref[k] * w).sum() for k, w in weights.items())
+            ref_loss = ref_loss + sum(ref[k].pow(2).sum() for k in ("hT", "cT")[: len(outs) - 1])
+            for a, b in zip(grads, torch.autograd.grad(ref_loss, [ref_x, *params])):
+                torch.testing.assert_close(a, b, **TOL)
+        assert all(g.isfinite().all() for g in grads)
     else:
         with torch.no_grad():
             rec = dltk.record(layer, x, lengths=L)
-    assert bool(calls) == (path == "compiled"), f"path {path!r} not taken"
+    assert bool(calls) == path.startswith("compiled"), f"path {path!r} not taken"
     return rec.output, {k: v for k, v in rec[layer.label].items() if k != "output"}
+
+
+def reference(fn, layer, x, L, path) -> tuple[dict, torch.Tensor]:
+    """The step-function reference; for a ``*-grad`` path with the graph to ``x`` (a leaf requiring grad)."""
+    if not path.endswith("-grad"):
+        with torch.no_grad():
+            return fn(layer, x, L), x
+    x = x.detach().clone().requires_grad_(True)
+    return {**fn(layer, x, L), "_x": x}, x
 
 
 def check(out, sigs, ref, layer, states: bool, tol=TOL, lengths=None):
@@ -127,14 +149,14 @@ def test_lstm_plain_run_equals_step_function(bi, lengths, states, acts, mode):
 @pytest.mark.parametrize("lengths", [None, LENGTHS], ids=["full", "lengths"])
 @pytest.mark.parametrize("bi", [False, True], ids=["lstm", "bilstm"])
 def test_lstm_recording_paths_equal_step_function(monkeypatch, bi, lengths, path):
-    if path == "compiled" and not K.usable(torch.zeros(1)):
+    if path.startswith("compiled") and not K.usable(torch.zeros(1)):
         pytest.skip("no compiled loop here")
     torch.manual_seed(1)
     layer = lstm_layer(bi, True)
     x = padded_input(lengths).detach()
     L = None if lengths is None else torch.tensor(lengths)
-    ref = lstm_reference(layer, x, L)
-    out, sigs = record(layer, x, L, path, monkeypatch)
+    ref, x = reference(lstm_reference, layer, x, L, path)
+    out, sigs = record(layer, x, L, path, monkeypatch, ref)
     check(out, sigs, ref, layer, True)
 
 
@@ -197,8 +219,9 @@ def test_gru_recording_paths_equal_step_function(monkeypatch, mode, lengths, pat
     layer = gru_layer(mode, True)
     x = padded_input(lengths).detach()
     L = None if lengths is None else torch.tensor(lengths)
-    out, sigs = record(layer, x, L, path, monkeypatch)
-    check(out, sigs, gru_reference(layer, x, L), layer, True)
+    ref, x = reference(gru_reference, layer, x, L, path)
+    out, sigs = record(layer, x, L, path, monkeypatch, ref)
+    check(out, sigs, ref, layer, True)
 
 
 @needs_kernel

@@ -394,6 +394,87 @@ std::vector<Tensor> gru_record(const Tensor& x_, const Tensor& W, const Tensor& 
   res.push_back(hw);
   return res;
 }
+
+// ------------------------------------------------------------------------------------ LSTM backward
+// Gradients of one recorded LSTM direction (sigmoid/tanh) through time, given the forward's signals.
+// sig: i, f, g, o, c (B, T, H) any strides; h (B, T, H); grads: the same seven signals' gradients
+// (i, f, g, o, c, h (B, T, H), pre (B, T, 4H); an empty tensor where none) then dh_T, dc_T (B, H) (or empty).
+// Returns dx (B, T, D), dW (4H, D), dR (4H, H), db (4H), dh0, dc0 (B, H).
+std::vector<Tensor> lstm_record_backward(const Tensor& x_, const Tensor& W, const Tensor& R,
+                                         const std::vector<Tensor>& sig, const Tensor& h0_, const Tensor& c0_,
+                                         const c10::optional<Tensor>& lengths, bool reverse,
+                                         const std::vector<Tensor>& grads) {
+  TORCH_CHECK(sig.size() == 6 && grads.size() == 9, "lstm_record_backward: 6 signals and 9 gradients");
+  const Tensor x = x_.contiguous();
+  const int64_t B = x.size(0), Tn = x.size(1), H = R.size(1), G = 4 * H;
+  auto tm = [&](const Tensor& v) { return v.transpose(0, 1).contiguous(); };  // (T, B, n) time-major
+  std::vector<Tensor> S;
+  for (int k = 0; k < 5; ++k) S.push_back(tm(sig[k]));
+  const Tensor Hs = sig[5].contiguous(), h0 = h0_.contiguous(), c0 = c0_.contiguous();
+  std::vector<Tensor> Gs;
+  for (int k = 0; k < 7; ++k) Gs.push_back(grads[k].numel() ? tm(grads[k]) : grads[k]);
+  Tensor dh = grads[7].numel() ? grads[7].contiguous().clone() : at::zeros({B, H}, x.options());
+  Tensor dc = grads[8].numel() ? grads[8].contiguous().clone() : at::zeros({B, H}, x.options());
+  Tensor DZ = at::zeros({B, Tn, G}, x.options()), HP = at::zeros({B, Tn, H}, x.options());
+  Tensor Zs = at::zeros({B, G}, x.options()), dhR = at::empty({B, H}, x.options());
+  Tensor len;
+  if (lengths.has_value()) len = lengths->to(at::kLong).contiguous();
+  const int64_t* Lp = len.defined() ? len.data_ptr<int64_t>() : nullptr;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lstm_record_backward", [&] {
+    using T = scalar_t;
+    const T *I = S[0].data_ptr<T>(), *F = S[1].data_ptr<T>(), *Gg = S[2].data_ptr<T>(), *O = S[3].data_ptr<T>();
+    const T *C = S[4].data_ptr<T>(), *Hp = Hs.data_ptr<T>(), *H0 = h0.data_ptr<T>(), *C0 = c0.data_ptr<T>();
+    const T* g[7];
+    for (int k = 0; k < 7; ++k) g[k] = Gs[k].numel() ? Gs[k].data_ptr<T>() : nullptr;
+    T *dZ = DZ.data_ptr<T>(), *hP = HP.data_ptr<T>(), *zs = Zs.data_ptr<T>(), *DH = dh.data_ptr<T>();
+    T *DC = dc.data_ptr<T>(), *DHR = dhR.data_ptr<T>();
+    const int64_t grain = std::max<int64_t>(1, 8192 / H);
+    for (int64_t s = Tn - 1; s >= 0; --s) {
+      at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; ++b) {
+          const int64_t L = Lp ? Lp[b] : Tn;
+          T* z = zs + b * G;
+          if (s >= L) {  // not started yet (in reverse time): nothing flows, the carries wait
+            std::fill(z, z + G, T(0));
+            continue;
+          }
+          const int64_t t = reverse ? L - 1 - s : s, tp = s == 0 ? -1 : (reverse ? L - s : s - 1);
+          const int64_t q = (t * B + b) * H, qb = (b * Tn + t);
+          const T* cp = tp < 0 ? C0 + b * H : C + (tp * B + b) * H;
+          const T* hp = tp < 0 ? H0 + b * H : Hp + (b * Tn + tp) * H;
+          std::copy_n(hp, H, hP + qb * H);
+          const T* gp = g[6] ? g[6] + (t * B + b) * G : nullptr;
+          for (int64_t j = 0; j < H; ++j) {
+            const T ii = I[q + j], ff = F[q + j], gg = Gg[q + j], oo = O[q + j], tc = std::tanh(C[q + j]);
+            const T dhj = DH[b * H + j] + (g[5] ? g[5][q + j] : T(0));
+            const T dcj = DC[b * H + j] + (g[4] ? g[4][q + j] : T(0)) + dhj * oo * (T(1) - tc * tc);
+            const T dO = dhj * tc + (g[3] ? g[3][q + j] : T(0));
+            const T dI = dcj * gg + (g[0] ? g[0][q + j] : T(0));
+            const T dF = dcj * cp[j] + (g[1] ? g[1][q + j] : T(0));
+            const T dG = dcj * ii + (g[2] ? g[2][q + j] : T(0));
+            z[j] = dI * ii * (T(1) - ii) + (gp ? gp[j] : T(0));
+            z[H + j] = dF * ff * (T(1) - ff) + (gp ? gp[H + j] : T(0));
+            z[2 * H + j] = dG * (T(1) - gg * gg) + (gp ? gp[2 * H + j] : T(0));
+            z[3 * H + j] = dO * oo * (T(1) - oo) + (gp ? gp[3 * H + j] : T(0));
+            DC[b * H + j] = dcj * ff;
+          }
+          std::copy_n(z, G, dZ + qb * G);
+        }
+      });
+      at::mm_out(dhR, Zs, R);  // dL/dh_{t-1} from this step's pre-activations
+      at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; ++b)
+          if (s < (Lp ? Lp[b] : Tn)) std::copy_n(DHR + b * H, H, DH + b * H);
+      });
+    }
+  });
+  const Tensor dz2 = DZ.view({B * Tn, G});
+  Tensor dx = at::mm(dz2, W).view({B, Tn, x.size(2)});
+  Tensor dW = at::mm(dz2.t(), x.view({B * Tn, x.size(2)}));
+  Tensor dR = at::mm(dz2.t(), HP.view({B * Tn, H}));
+  Tensor db = dz2.sum(0);
+  return {dx, dW, dR, db, dh, dc};
+}
 }  // namespace
 
 TORCH_LIBRARY(NAMESPACE, m) {
@@ -401,6 +482,8 @@ TORCH_LIBRARY(NAMESPACE, m) {
         "int want) -> Tensor[]", &lstm_record);
   m.def("gru_record(Tensor x, Tensor W, Tensor R, Tensor bias, Tensor h0, Tensor? lengths, int mode, int want) "
         "-> Tensor[]", &gru_record);
+  m.def("lstm_record_backward(Tensor x, Tensor W, Tensor R, Tensor[] sig, Tensor h0, Tensor c0, Tensor? lengths, "
+        "bool reverse, Tensor[] grads) -> Tensor[]", &lstm_record_backward);
 }
 """
 
@@ -419,7 +502,7 @@ _FLAGS = {
     ],
 }
 _state: dict[str, Any] = {"op": None, "tried": False, "reason": "not tried yet"}
-_OPS = ("lstm_record", "gru_record")
+_OPS = ("lstm_record", "gru_record", "lstm_record_backward")
 
 
 def _build() -> Any:
@@ -508,8 +591,38 @@ def lstm_record(
     """
     bits = _bits(want)
     L = None if lengths is None else lengths.to(torch.long)
-    res = op().lstm_record(x, torch.cat([W, R], 1), b, h0, c0, L, reverse, bits)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (x, W, R, b, h0, c0)):
+        res = _LSTMRecord.apply(x, W, R, b, h0, c0, L, reverse, bool(bits >> 6 & 1))
+    else:
+        res = op().lstm_record(x, torch.cat([W, R], 1), b, h0, c0, L, reverse, bits)
     return res[5], res[7], res[8], [res[k] if bits >> k & 1 else None for k in range(7)]
+
+
+class _LSTMRecord(torch.autograd.Function):
+    """The compiled LSTM recording loop with autograd: backward through time in C++ from the recorded gates.
+
+    Forward: the loop of :func:`lstm_record` keeping i, f, g, o, c, h (what the
+    backward needs; the pre-activations only when wanted). Backward: per step
+    one (B, 4H)·(4H, H) product and one pass over the step's values, adding the
+    gradients that reach the recorded signals themselves (∂loss/∂c_t, …); then
+    ∂W, ∂R, ∂b, ∂x from all steps at once.
+    """
+
+    @staticmethod
+    def forward(ctx, x, W, R, b, h0, c0, lengths, reverse, want_pre):  # noqa: ANN001, ANN205
+        bits = 0b111111 | (64 if want_pre else 0)
+        res = op().lstm_record(x, torch.cat([W, R], 1), b, h0, c0, lengths, reverse, bits)
+        ctx.save_for_backward(x, W, R, h0, c0, *res[:6])
+        ctx.lengths, ctx.reverse = lengths, reverse
+        return tuple(res)
+
+    @staticmethod
+    def backward(ctx, *grads):  # noqa: ANN001, ANN205
+        x, W, R, h0, c0, *sig = ctx.saved_tensors
+        empty = x.new_empty(0)
+        g = [empty if v is None or v.numel() == 0 else v for v in grads]
+        dx, dW, dR, db, dh0, dc0 = op().lstm_record_backward(x, W, R, sig, h0, c0, ctx.lengths, ctx.reverse, g)
+        return dx, dW, dR, db, dh0, dc0, None, None, None
 
 
 GRU_MODES = ("after-multiplication", "before-multiplication", "recurrent-bias-after-multiplication")

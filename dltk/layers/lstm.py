@@ -240,14 +240,21 @@ class LSTM(RecurrentLayer):
         return self._finish(out, hT, cT, L)
 
     def _record_by_steps(self, x: Tensor) -> bool:
-        """Record with a step loop (no autograd needed, gates wanted, and the loop is not slower)."""
-        gates = any(self._wants(s) for s in self.signals if not s.endswith("hidden_state"))
+        """Record with a step loop: gates wanted and the loop not slower than kernel + reconstruction.
+
+        With autograd on only the compiled loop qualifies (it has its own
+        backward through time); the Python step loop records without a graph.
+        """
+        if not any(self._wants(s) for s in self.signals if not s.endswith("hidden_state")):
+            return False
         B, _, D = x.shape
-        slow_kernel = not self._fused
-        pays = slow_kernel or run.step_loop_pays(B, D, self.num_hidden_units, 4, x)
-        return gates and pays and not self._grad_needed(x)
+        pays = not self._fused or run.step_loop_pays(B, D, self.num_hidden_units, 4, x)
+        if self._grad_needed(x):
+            return pays and self._fused and run.compiled_ok(x)
+        return pays
 
     def _record_steps(self, x: Tensor, h0: Tensor, c0: Tensor, L: Tensor | None) -> tuple:
+        """Run and record each direction by a step loop: compiled (autograd too) or Python (autograd off)."""
         self._reserve_signals(x.shape[0], x.shape[1], x.element_size())
         gate, state = self._activations()
         compiled = self._fused and run.compiled_ok(x)  # one C++ loop per direction, no reversal
