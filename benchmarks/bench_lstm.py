@@ -20,8 +20,9 @@ step that runs the padded batch unpacked.
 Targets (issue 13): (a) ≤ 1.05; (b), (c) median ≤ 1.25, worst ≤ 1.75; (d) median ≤ 1.6,
 worst ≤ 2.5; (e) ≤ 2; memory ≤ 1.2 × (recorded bytes + plain peak); length-aware ≤ 1.1.
 
-Ratios are wall-clock (median over repeats). ``DLTK_BENCH_THREADS`` sets the torch
-threads (default 2). Options: ``python -m benchmarks.bench_lstm [--runs N] [--quick]
+Ratios are medians over repeats of the calling thread's CPU time with one torch
+thread (exact on a loaded machine), of wall-clock time otherwise. ``DLTK_BENCH_THREADS``
+sets the torch threads (default 2). Options: ``python -m benchmarks.bench_lstm [--runs N] [--quick]
 [--families LSTM,GRU-after,...] [--sections grid,grad,memory,lengths]``.
 """
 
@@ -61,18 +62,24 @@ TARGETS = {
 }
 
 
+def _clock() -> Callable[[], float]:
+    """The calling thread's CPU time with one torch thread (exact on a loaded machine), else wall-clock."""
+    return time.thread_time if torch.get_num_threads() == 1 else time.perf_counter
+
+
 def _time(fns: dict[str, Callable[[], object]], repeats: int, budget_s: float) -> dict[str, float]:
-    """Median wall seconds per call, candidates interleaved (two warm-up calls each)."""
+    """Median seconds per call (see :func:`_clock`), candidates interleaved (two warm-up calls each)."""
     for f in fns.values():
         f()
         f()
+    clock = _clock()
     times: dict[str, list[float]] = {k: [] for k in fns}
     start = time.perf_counter()
     for _ in range(repeats):
         for k, f in fns.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             f()
-            times[k].append(time.perf_counter() - t0)
+            times[k].append(clock() - t0)
         if time.perf_counter() - start > budget_s:
             break
     return {k: statistics.median(v) for k, v in times.items()}
@@ -270,7 +277,8 @@ def _summary(rows: list[dict], key: str) -> str:
 def markdown_grid(rows: list[dict]) -> str:
     lines = [
         f"Recurrent forward, CPU, torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
-        "wall-clock ratios to the fused PyTorch module (median of repeats), no grad.",
+        f"{'thread CPU' if torch.get_num_threads() == 1 else 'wall-clock'} time ratios to the fused PyTorch "
+        "module (median of repeats), no grad.",
         "",
         "| family | (B, T, D, H) | layers | torch ms | (a) plain | (b) full recording | (c) gate/state signals "
         "| (d) (b) without compiler |",

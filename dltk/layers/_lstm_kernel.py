@@ -20,6 +20,13 @@ the fused kernel does), then per step the recurrent product ``h_{t−1} Rᵀ``
 fused loop writing r, z, h~, h and the pre-activations, in all three
 ResetGateModes.
 
+``lstm_record_backward`` (used through :class:`_LSTMRecord` when autograd is
+on): backward through time from the recorded gates, per step one
+(B, 4H)·(4H, H) product and one pass over the step's values, adding the
+gradients that reach the recorded signals themselves; then ∂W, ∂R, ∂b, ∂x
+from all steps at once. A GRU recording with autograd on rebuilds its
+signals from the fused kernel's output instead (:mod:`._recurrent_rebuild`).
+
 Nothing is computed twice; no separate activation or scan passes over big
 buffers. With ``lengths`` each sequence runs over its own steps (an LSTM's
 backward direction from its own end), padded steps are written as zeros and

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from ._sequence_masks import shift_prev
+from ._sequence_masks import padded_steps, shift_prev
 
 Tensor = torch.Tensor
 
@@ -64,10 +64,15 @@ def lstm_signals(
     want: Sequence[bool],
     gate: Callable,
     state: Callable,
+    reverse: bool = False,
+    lengths: Tensor | None = None,
 ) -> list[Tensor | None]:
     """The seven LSTM signals (i, f, g, o, c, h, gates_pre) of one direction from its hidden states ``hs`` (B, T, H).
 
-    Only the gate blocks needed by the wanted signals are recomputed.
+    Only the gate blocks needed by the wanted signals are recomputed. ``reverse``:
+    the backward direction, everything in original time order (its previous
+    state at step t is h_{t+1}, h_0 at each sequence's last real step; its
+    cell states scan from each sequence's end), so nothing is reversed but the scan.
     """
     B, T, D = x.shape
     H = R.shape[1]
@@ -86,8 +91,13 @@ def lstm_signals(
     Wk, Rk, bk = (torch.cat([p[r] for r in rows]) if len(ks) < 4 else p for p in (W, R, b))
     xh = x.new_empty(B, T, D + H)  # [x_t, h_{t-1}]
     xh[..., :D] = x
-    xh[:, 0, D:] = h0
-    xh[:, 1:, D:] = hs[:, :-1]
+    if not reverse:
+        xh[:, 0, D:] = h0
+        xh[:, 1:, D:] = hs[:, :-1]
+    else:
+        xh[:, :-1, D:] = hs[:, 1:]
+        last = (T - 1) if lengths is None else (lengths.to(x.device) - 1)
+        xh[torch.arange(B, device=x.device), last, D:] = h0
     pre = torch.addmm(bk, xh.view(B * T, D + H), torch.cat([Wk, Rk], 1).t()).view(B, T, len(ks) * H)
     at = {k: j for j, k in enumerate(ks)}
     sig = {}
@@ -101,7 +111,14 @@ def lstm_signals(
         if want[k]:
             out[k] = sig[k]
     if want[4]:
-        out[4] = linear_scan(sig[1], sig[0] * sig[2], c0)
+        f, u = sig[1], sig[0] * sig[2]
+        if not reverse:
+            out[4] = linear_scan(f, u, c0)
+        else:  # padded steps keep c (f = 1, u = 0), so each sequence's scan starts from c0 at its own end
+            if lengths is not None:
+                pad = padded_steps(lengths, T, x.device)[..., None]
+                f, u = f.masked_fill(pad, 1.0), u.masked_fill(pad, 0.0)
+            out[4] = linear_scan(f.flip(1), u.flip(1), c0).flip(1)
     return out
 
 

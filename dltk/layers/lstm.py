@@ -159,13 +159,15 @@ class LSTM(RecurrentLayer):
     Speed: without a recording, tanh/sigmoid layers run PyTorch's fused
     ``torch.lstm`` kernel (MATLAB's single bias goes in ``bias_ih``, a zero
     ``bias_hh``); softsign/hard-sigmoid layers run a plain step loop. A
-    recording with autograd off runs a compiled C++ step loop
-    (:mod:`dltk.layers._lstm_kernel`, built once per machine on the first
-    recording) that writes every signal as it goes; where it cannot be built,
-    or with autograd on, a recording runs the fused kernel, then rebuilds only
-    the wanted gates from the hidden states with one batched matrix product
-    and the cell states with a chunked linear scan. Either way its outputs
-    equal the plain run's (within float rounding). See ``benchmarks/bench_lstm.py``.
+    recording runs a compiled C++ step loop (:mod:`dltk.layers._lstm_kernel`,
+    built once per machine on the first recording) that writes every signal
+    as it goes — with autograd on, its own C++ backward through time takes
+    the gradients, those reaching the recorded signals (∂loss/∂c_t …)
+    included; where it cannot be built, a recording runs the fused kernel,
+    then rebuilds only the wanted gates from the hidden states with one
+    batched matrix product and the cell states with a chunked linear scan.
+    Either way its outputs equal the plain run's (within float rounding).
+    See ``benchmarks/bench_lstm.py``.
     """
 
     signals = LSTM_SIGNALS
@@ -287,11 +289,8 @@ class LSTM(RecurrentLayer):
             for k, prefix in enumerate(self._prefixes):
                 W, Rw, b = self._direction(k)
                 hs = out[..., k * H : (k + 1) * H]
-                xk, hk = (x, hs) if k == 0 else (reverse_within(x, L), reverse_within(hs, L))
                 want = self._wanted(LSTM_SIGNALS, prefix)
-                sigs = lstm_signals(xk, hk, h0[k], c0[k], W, Rw, b, want, gate, state)
-                if k == 1:
-                    sigs = [None if v is None else reverse_within(v, L) for v in sigs]
+                sigs = lstm_signals(x, hs, h0[k], c0[k], W, Rw, b, want, gate, state, k == 1, L)
                 self._emit_signals(LSTM_SIGNALS, sigs, L, prefix)
 
     def description(self) -> str:
