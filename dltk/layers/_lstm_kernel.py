@@ -632,9 +632,6 @@ class _LSTMRecord(torch.autograd.Function):
         return dx, dW, dR, db, dh0, dc0, None, None, None
 
 
-GRU_MODES = ("after-multiplication", "before-multiplication", "recurrent-bias-after-multiplication")
-
-
 def gru_record(
     x: Tensor,
     h0: Tensor,
@@ -642,13 +639,15 @@ def gru_record(
     R: Tensor,
     bx: Tensor,
     bh: Tensor | None,
-    mode: str,
+    mode: int,
     lengths: Tensor | None,
     want: Any,
 ) -> tuple[Tensor, Tensor, list[Tensor | None]]:
     """One GRU direction (sigmoid/tanh, any ResetGateMode) with every wanted signal.
 
     ``bx``: input bias (3H); ``bh``: recurrent bias (3H, recurrent-bias mode) or None.
+    ``mode``: the index of the ResetGateMode in ``dltk.layers.gru.RESET_GATE_MODES`` (after-multiplication,
+    before-multiplication, recurrent-bias-after-multiplication).
     ``want``: 5 booleans in ``GRU_SIGNALS`` order (r, z, h~, h, gates_pre).
     Returns (h (B, T, H) with zeros at padded steps, h_T (B, H) each sequence's
     own, the 5 signals (B, T, ·), None where not wanted).
@@ -656,5 +655,5 @@ def gru_record(
     bits = _bits(want)
     L = None if lengths is None else lengths.to(torch.long)
     b = bx if bh is None else torch.cat([bx, bh])
-    res = op().gru_record(x, W, R, b, h0, L, GRU_MODES.index(mode), bits)
+    res = op().gru_record(x, W, R, b, h0, L, mode, bits)
     return res[3], res[5], [res[k] if bits >> k & 1 else None for k in range(5)]

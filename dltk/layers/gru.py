@@ -219,7 +219,8 @@ class GRU(RecurrentLayer):
         self._reserve_signals(x.shape[0], x.shape[1], x.element_size())
         bx, bh = self._biases()
         want = self._wanted(GRU_SIGNALS)
-        args = (x, h0[0], self.input_weights, self.recurrent_weights, bx, bh, self.reset_gate_mode, L, want)
+        mode = RESET_GATE_MODES.index(self.reset_gate_mode)
+        args = (x, h0[0], self.input_weights, self.recurrent_weights, bx, bh, mode, L, want)
         out, hT, sigs = run.gru_record_compiled(*args)
         self._emit_signals(GRU_SIGNALS, sigs, L)
         return out, hT[None]
