@@ -263,3 +263,38 @@ def test_states_follow_the_layer_dtype_and_device(make):
     assert layer.float().hidden_state.dtype == torch.float32
     meta = layer.to("meta")
     assert meta.hidden_state.device.type == "meta"
+
+
+@pytest.mark.parametrize("out_mode", ["sequence", "last"])
+@pytest.mark.parametrize("make", [dltk.lstmLayer, dltk.bilstmLayer, dltk.gruLayer])
+def test_length_aware_run_without_packing_equals_the_packed_run(monkeypatch, make, out_mode):
+    """The default length-aware path (no packing) gives the packed path's numbers, gradients included."""
+    torch.manual_seed(7)
+    layer = make(H, InputSize=D, OutputMode=out_mode, BiasInitializer="narrow-normal").double()
+    x = padded_input(LENGTHS)
+    L = torch.tensor(LENGTHS)
+    calls = []
+    fused = run.run_fused
+
+    def packed(kind, x, hx, params, bi, lengths, train, final_states=True, last_only=False):
+        calls.append(kind)
+        if kind == "gru":  # the packed call the layers made before
+            from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+            p = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            h = hx.index_select(1, p.sorted_indices)
+            res = torch.gru(p.data, p.batch_sizes, h, params, True, 1, 0.0, train, bi)
+            y, _ = pad_packed_sequence(type(p)(res[0], p.batch_sizes, p.sorted_indices, p.unsorted_indices), True)
+            y = torch.nn.functional.pad(y, (0, 0, 0, x.shape[1] - y.shape[1]))
+            return (y[torch.arange(len(lengths)), lengths - 1] if last_only else y), (None,)
+        return fused(kind, x, hx, params, bi, lengths, train, True, last_only)
+
+    y = layer(x, lengths=L)
+    g = torch.autograd.grad(y.pow(2).sum(), [x, *layer.parameters()])
+    monkeypatch.setattr(run, "run_fused", packed)
+    yp = layer(x, lengths=L)
+    gp = torch.autograd.grad(yp.pow(2).sum(), [x, *layer.parameters()])
+    assert calls
+    torch.testing.assert_close(y, yp, **TOL)
+    for a, b in zip(g, gp):
+        torch.testing.assert_close(a, b, **TOL)
