@@ -588,14 +588,22 @@ def lstm_record(
     lengths: Tensor | None,
     reverse: bool,
     want: Any,
-) -> tuple[Tensor, Tensor, Tensor, list[Tensor | None]]:
+) -> tuple[Tensor, Tensor, Tensor, Any]:
     """One LSTM direction (sigmoid/tanh) with every wanted signal, in original time order.
 
     ``want``: 7 booleans in ``LSTM_SIGNALS`` order (i, f, g, o, c, h, gates_pre).
     Returns (h (B, T, H) with zeros at padded steps, h_T, c_T (B, H) each
     sequence's own, the 7 signals (B, T, ·), None where not wanted).
     ``reverse`` runs the backward direction (each sequence from its own last step).
+    ``want`` may also be a predicate on the signal names; the signals then come
+    back as a dict ``{name: tensor}`` of the wanted ones (the recogniser of
+    ``torch.nn.LSTM`` modules calls it so).
     """
+    if callable(want):
+        from .lstm import LSTM_SIGNALS  # the names live with the layer (imported here: lstm imports this module)
+
+        h, hT, cT, sigs = lstm_record(x, h0, c0, W, R, b, lengths, reverse, [want(n) for n in LSTM_SIGNALS])
+        return h, hT, cT, {n: v for n, v in zip(LSTM_SIGNALS, sigs) if v is not None}
     bits = _bits(want)
     L = None if lengths is None else lengths.to(torch.long)
     if torch.is_grad_enabled() and any(t.requires_grad for t in (x, W, R, b, h0, c0)):

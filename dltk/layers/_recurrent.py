@@ -23,13 +23,24 @@ from torch import nn
 from ..errors import LayerInputError, OptionError
 from ..options import choice, flag, number, positive_int
 from . import initializers as init
+from ._recurrent_rebuild import linear_scan
 from ._recurrent_run import GATE_FUNCTIONS, STATE_FUNCTIONS
-from ._sequence_masks import last_step, padded_steps, zero_padding
+from ._sequence_masks import last_step, padded_steps, reverse_within, shift_prev, zero_padding
 from .base import Layer, matlab_property
 
 Tensor = torch.Tensor
 
-__all__ = ["RecurrentLayer", "GATE_FUNCTIONS", "STATE_FUNCTIONS"]
+# the helpers that lived here before the split stay importable from here (the torch.nn recognisers use them)
+__all__ = [
+    "RecurrentLayer",
+    "GATE_FUNCTIONS",
+    "STATE_FUNCTIONS",
+    "linear_scan",
+    "last_step",
+    "reverse_within",
+    "shift_prev",
+    "zero_padding",
+]
 
 
 # ------------------------------------------------------------------ the base
