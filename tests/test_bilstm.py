@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import dltk
-from dltk.layers import _recurrent as R
+from dltk.layers import _recurrent_run as R
 
 from .test_lstm import step_reference, torch_lstm
 

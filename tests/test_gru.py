@@ -8,7 +8,7 @@ from torch import nn
 
 import dltk
 from dltk.errors import OptionError
-from dltk.layers import _recurrent as R
+from dltk.layers import _recurrent_run as R
 
 D, H = 3, 4
 MODES = ["after-multiplication", "before-multiplication", "recurrent-bias-after-multiplication"]

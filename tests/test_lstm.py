@@ -8,7 +8,9 @@ from torch import nn
 
 import dltk
 from dltk.errors import LayerInputError, OptionError
-from dltk.layers import _recurrent as R
+from dltk.layers import _recurrent_run as R
+from dltk.layers._recurrent_rebuild import linear_scan
+from dltk.layers.lstm import lstm_step
 
 D, H = 3, 4
 
@@ -27,16 +29,14 @@ def torch_lstm(layer: dltk.layers.LSTM, bidirectional: bool = False) -> nn.LSTM:
 
 
 def step_reference(layer, x, h, c, gate, state):
-    """Explicit float64 LSTM recursion (MATLAB's equations)."""
+    """Float64 LSTM recursion by the layer's readable step function (MATLAB's equations)."""
     W, Rw, b = layer.input_weights, layer.recurrent_weights, layer.bias
     hs, gates = [], []
     for t in range(x.shape[1]):
-        z = x[:, t] @ W.T + h @ Rw.T + b
-        i, f, g, o = gate(z[:, :H]), gate(z[:, H : 2 * H]), state(z[:, 2 * H : 3 * H]), gate(z[:, 3 * H :])
-        c = f * c + i * g
-        h = o * state(c)
+        s = lstm_step(x[:, t], h, c, W, Rw, b, gate, state)
+        h, c = s["hidden_state"], s["cell_state"]
         hs.append(h)
-        gates.append((i, f, g, o, c))
+        gates.append(tuple(s[n] for n in ("input_gate", "forget_gate", "cell_candidate", "output_gate", "cell_state")))
     return torch.stack(hs, 1), h, c, gates
 
 
@@ -253,4 +253,4 @@ def test_linear_scan_equals_step_recursion(T):
     for t in range(T):
         c = f[:, t] * c + u[:, t]
         ref.append(c)
-    torch.testing.assert_close(R.linear_scan(f, u, c0), torch.stack(ref, 1), atol=1e-13, rtol=1e-12)
+    torch.testing.assert_close(linear_scan(f, u, c0), torch.stack(ref, 1), atol=1e-13, rtol=1e-12)

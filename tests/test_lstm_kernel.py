@@ -15,7 +15,7 @@ import torch
 
 import dltk
 from dltk.layers import _lstm_kernel as K
-from dltk.layers import _recurrent as R
+from dltk.layers import _recurrent_run as R
 
 D, H = 3, 5
 TOL = {"atol": 1e-12, "rtol": 1e-10}
@@ -40,7 +40,7 @@ def _record(layer, x, lengths, path: str, monkeypatch) -> tuple:
     compiled = R.lstm_record_compiled
     monkeypatch.setattr(R, "lstm_record_compiled", lambda *a: calls.append(1) or compiled(*a))
     monkeypatch.setattr(R, "step_loop_pays", lambda *a: path != "reconstruct")
-    monkeypatch.setattr(R, "lstm_compiled_ok", lambda x: path == "compiled" and K.usable(x))
+    monkeypatch.setattr(R, "compiled_ok", lambda x: path == "compiled" and K.usable(x))
     with torch.no_grad():
         rec = dltk.record(layer, x, lengths=lengths)
     assert bool(calls) == (path == "compiled"), f"path {path!r} not taken"
@@ -125,7 +125,7 @@ def test_fallback_when_the_kernel_cannot_be_built(monkeypatch):
     monkeypatch.setenv("DLTK_NO_LSTM_KERNEL", "1")
     monkeypatch.setattr(K, "_state", {"op": None, "tried": False, "reason": ""})
     assert K.op() is None and "DLTK_NO_LSTM_KERNEL" in K._state["reason"]
-    assert not R.lstm_compiled_ok(torch.zeros(1, 1, D))
+    assert not R.compiled_ok(torch.zeros(1, 1, D))
     assert not R.step_loop_pays(32, 12, 100, 4, torch.zeros(1, 1, 12))  # back to kernel + reconstruction
     monkeypatch.setattr(R, "lstm_record_compiled", lambda *a: pytest.fail("compiled loop used without a kernel"))
     torch.manual_seed(4)
@@ -173,7 +173,7 @@ def test_failed_build_is_remembered_on_disk(monkeypatch, tmp_path, capsys):
         monkeypatch.setattr(K, "_state", {"op": None, "tried": False, "reason": ""})
         assert K.op() is None
     assert len(calls) == 1 and "earlier build failed" in K._state["reason"]
-    assert "compiling the LSTM recording kernel" in capsys.readouterr().err
+    assert "compiling the LSTM/GRU recording loops" in capsys.readouterr().err
     assert list(tmp_path.glob("*/dltk_build_failed.txt"))
 
 
@@ -190,3 +190,57 @@ def test_compiled_loop_split_across_threads_equals_python_loop(monkeypatch):
         torch.testing.assert_close(a, b, **TOL)
     for name in sig:
         torch.testing.assert_close(sig_k[name], sig[name], **TOL, msg=name)
+
+
+@needs_kernel
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "backward"])
+@pytest.mark.parametrize("lengths", [None, [5, 2, 4]], ids=["full", "lengths"])
+def test_compiled_backward_through_time_passes_gradcheck(reverse, lengths):
+    """The C++ backward of the recording loop (autograd on) against finite differences, every output's gradient."""
+    torch.manual_seed(6)
+    B, T, d, h = 3, 5, 2, 3
+    L = None if lengths is None else torch.tensor(lengths)
+    args = [
+        torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+        for shape in ((B, T, d), (4 * h, d), (4 * h, h), (4 * h,), (B, h), (B, h))
+    ]
+
+    def f(*a):
+        return tuple(r for r in K._LSTMRecord.apply(*a, L, reverse, True) if r.numel())
+
+    assert torch.autograd.gradcheck(f, args)
+
+
+_NO_COMPILER = r"""
+import sys, torch, dltk
+from dltk.layers import _lstm_kernel as K
+torch.manual_seed(0)
+for layer in (dltk.bilstmLayer(4, InputSize=3), dltk.gruLayer(4, InputSize=3)):
+    layer = layer.double()
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    with torch.no_grad():
+        rec = dltk.record(layer, x)
+        plain = layer(x)
+    assert torch.allclose(rec.output, plain, atol=1e-12, rtol=1e-10)
+    assert len(rec[layer.label]) == len(layer.signals) + 1
+assert K.op() is None
+print("fallback:", K._state["reason"])
+"""
+
+
+def test_failed_build_without_a_compiler_leaves_the_fallback_working(tmp_path):
+    """A real build attempt with no C++ compiler on PATH (fresh extensions dir, subprocess): one notice, then
+    the recordings fall back with the same numbers."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PATH": str(tmp_path), "TORCH_EXTENSIONS_DIR": str(tmp_path / "ext"), "CXX": "c++"}
+    env.pop("DLTK_NO_LSTM_KERNEL", None)
+    r = subprocess.run([sys.executable, "-c", _NO_COMPILER], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "fallback:" in r.stdout
+    reason = r.stdout.split("fallback:")[1]
+    assert "capability" in reason or "ninja" in reason or "rror" in reason
+    if "capability" not in reason and "ninja is not installed" not in reason:  # a build was attempted
+        assert r.stderr.count("compiling the LSTM/GRU recording loops") == 1

@@ -1,20 +1,36 @@
-"""A compiled LSTM recording loop (optional, CPU, float32/float64, sigmoid/tanh).
+"""Compiled LSTM and GRU recording loops (optional, CPU, float32/float64, sigmoid/tanh).
 
-Recording every gate of a tanh/sigmoid LSTM the pure-PyTorch way costs the
-fused kernel plus a second pass that rebuilds the gates (one batched matrix
+Recording every gate of a tanh/sigmoid LSTM or GRU the pure-PyTorch way costs
+the fused kernel plus a second pass that rebuilds the gates (one batched matrix
 product, the activations, a scan for c). This module compiles, once per
-machine, a small C++ operator that instead runs the recurrence itself and
-writes every signal as it goes: per step ONE matrix product
-``z = [x_t, h_{t−1}] [W R]ᵀ`` into a reused (B, 4H) buffer (``at::mm_out``,
-or a vectorized loop for tiny batches where a BLAS call costs more than its
-work), then ONE fused vectorized loop that adds b, stores the pre-activations
-(if wanted) and writes i, f, g, o, c_t and h_t straight into the (B, T, ·)
-signal tensors (h, the layer output, contiguous; the others are views of
-time-major storage, so each step writes adjacent memory: ~15% faster for a
-full recording than batch-major rows). Nothing is computed twice; no separate input projection,
-activation or scan passes over big buffers. With ``lengths`` each sequence
-runs over its own steps (the backward direction from its own end), padded
-steps are written as zeros and the final states are each sequence's own.
+machine, two small C++ operators that instead run the recurrence themselves
+and write every signal as they go.
+
+``lstm_record``: per step ONE matrix product ``z = [x_t, h_{t−1}] [W R]ᵀ`` into
+a reused (B, 4H) buffer (``at::mm_out``, or a vectorized loop for tiny batches
+where a BLAS call costs more than its work), then ONE fused vectorized loop
+that adds b, stores the pre-activations (if wanted) and writes i, f, g, o, c_t
+and h_t straight into the (B, T, ·) signal tensors (h, the layer output,
+contiguous; the others are views of time-major storage, so each step writes
+adjacent memory: ~15% faster for a full recording than batch-major rows).
+
+``gru_record``: the input projection ``x Wᵀ + b_W`` for all steps at once (as
+the fused kernel does), then per step the recurrent product ``h_{t−1} Rᵀ``
+(before-multiplication: the r, z columns, then ``(r ⊙ h_{t−1}) R_hᵀ``) and one
+fused loop writing r, z, h~, h and the pre-activations, in all three
+ResetGateModes.
+
+``lstm_record_backward`` (used through :class:`_LSTMRecord` when autograd is
+on): backward through time from the recorded gates, per step one
+(B, 4H)·(4H, H) product and one pass over the step's values, adding the
+gradients that reach the recorded signals themselves; then ∂W, ∂R, ∂b, ∂x
+from all steps at once. A GRU recording with autograd on rebuilds its
+signals from the fused kernel's output instead (:mod:`._recurrent_rebuild`).
+
+Nothing is computed twice; no separate activation or scan passes over big
+buffers. With ``lengths`` each sequence runs over its own steps (an LSTM's
+backward direction from its own end), padded steps are written as zeros and
+the final states are each sequence's own.
 
 Float32 uses PyTorch's fast ``exp_u20`` and a Newton-refined reciprocal
 (~1e-6 relative per activation, like a fused kernel); float64 uses PyTorch's
@@ -82,19 +98,24 @@ struct Act<float> {
   }
 };
 
-// z = h Rt for tiny batches (Rt: (H, G) contiguous, in cache), cheaper than a BLAS call per step
+// z = h Rt for tiny batches (Rt: (H, G), row stride ldr, in cache), cheaper than a BLAS call per step;
+// rows of Hs are H apart unless ldh says otherwise, rows of Z are G apart unless ldz says otherwise
 template <typename T>
-void small_mm(T* Z, const T* Hs, const T* Rt, int64_t B, int64_t H, int64_t G) {
+void small_mm(T* Z, const T* Hs, const T* Rt, int64_t B, int64_t H, int64_t G, int64_t ldr = -1, int64_t ldh = -1,
+              int64_t ldz = -1) {
+  if (ldr < 0) ldr = G;
+  if (ldh < 0) ldh = H;
+  if (ldz < 0) ldz = G;
   const int64_t V = Vec<T>::size();
   for (int64_t b = 0; b < B; ++b) {
-    T* z = Z + b * G;
-    const T* h = Hs + b * H;
+    T* z = Z + b * ldz;
+    const T* h = Hs + b * ldh;
     int64_t j = 0;
     for (; j + 4 * V <= G; j += 4 * V) {  // four independent accumulators hide the FMA latency
       Vec<T> a0(T(0)), a1(T(0)), a2(T(0)), a3(T(0));
       for (int64_t k = 0; k < H; ++k) {
         const Vec<T> hk(h[k]);
-        const T* r = Rt + k * G + j;
+        const T* r = Rt + k * ldr + j;
         a0 = at::vec::fmadd(hk, Vec<T>::loadu(r), a0);
         a1 = at::vec::fmadd(hk, Vec<T>::loadu(r + V), a1);
         a2 = at::vec::fmadd(hk, Vec<T>::loadu(r + 2 * V), a2);
@@ -108,7 +129,7 @@ void small_mm(T* Z, const T* Hs, const T* Rt, int64_t B, int64_t H, int64_t G) {
     for (; j < G; j += V) {
       const int64_t n = std::min(V, G - j);
       Vec<T> a(T(0));
-      for (int64_t k = 0; k < H; ++k) a = at::vec::fmadd(Vec<T>(h[k]), Vec<T>::loadu(Rt + k * G + j, n), a);
+      for (int64_t k = 0; k < H; ++k) a = at::vec::fmadd(Vec<T>(h[k]), Vec<T>::loadu(Rt + k * ldr + j, n), a);
       a.store(z + j, n);
     }
   }
@@ -238,11 +259,238 @@ std::vector<Tensor> lstm_record(const Tensor& x_, const Tensor& WR, const Tensor
   res.push_back(cs);
   return res;
 }
+
+// ---------------------------------------------------------------------------------------------- GRU
+// One GRU direction (forward). P = x W^T + b_W (B, T, 3H) contiguous; Rt = R^T (H, 3H); bR (3H) or null;
+// hw (B, H): h_0 in, h_T out. mode 0 after-multiplication, 1 before-multiplication, 2 recurrent-bias-after.
+// out[0..3]: r, z, n, h (h batch-major (B, T, H), the others time-major (T, B, H)) or null; pre (T, B, 3H) or null.
+template <typename T>
+void run_gru(const Tensor& P, const Tensor& Rt_, const T* bR, Tensor& hw, const int64_t* len, int mode,
+             T* const* out, T* pre) {
+  const int64_t B = P.size(0), Tn = P.size(1), G = P.size(2), H = G / 3;
+  const int64_t V = Vec<T>::size();
+  const bool before = mode == 1;
+  const int64_t Gh = before ? 2 * H : G;  // columns of the per-step product h R^T
+  const Tensor Rt = Rt_.contiguous();     // (H, 3H)
+  const Tensor Rrz = Rt.narrow(1, 0, Gh), Rn = Rt.narrow(1, 2 * H, H);
+  const bool small = B * Gh * H <= 65536;
+  Tensor gh = at::empty({B, Gh}, P.options()), rz, rh, gn;
+  if (before) {
+    rz = at::empty({B, 2 * H}, P.options());
+    rh = at::empty({B, H}, P.options());
+    gn = at::empty({B, H}, P.options());
+  }
+  const T *Pp = P.data_ptr<T>(), *Rp = Rt.data_ptr<T>();
+  T *GH = gh.data_ptr<T>(), *HW = hw.data_ptr<T>();
+  T *RZ = before ? rz.data_ptr<T>() : nullptr, *RH = before ? rh.data_ptr<T>() : nullptr;
+  T* GN = before ? gn.data_ptr<T>() : nullptr;
+  const int64_t grain = std::max<int64_t>(1, 8192 / H);
+  for (int64_t s = 0; s < Tn; ++s) {
+    if (small)  // recurrent product h_{t-1} R^T: (B, 3H), or only its r, z columns before multiplication
+      small_mm<T>(GH, HW, Rp, B, H, Gh, G);
+    else
+      at::mm_out(gh, hw, Rrz);
+    // pass 1 (before-multiplication only): r, z and r ⊙ h_{t-1}; then (r ⊙ h) R_h^T
+    if (before) {
+      at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; ++b) {
+          if (len && s >= len[b]) continue;
+          const T *px = Pp + (b * Tn + s) * G, *g = GH + b * Gh, *hb = HW + b * H;
+          for (int64_t j = 0; j < 2 * H; j += V) {
+            const int64_t n = std::min(V, 2 * H - j);
+            const Vec<T> a = Act<T>::sig(Vec<T>::loadu(px + j, n) + Vec<T>::loadu(g + j, n));
+            a.store(RZ + b * 2 * H + j, n);
+          }
+          for (int64_t j = 0; j < H; j += V) {
+            const int64_t n = std::min(V, H - j);
+            (Vec<T>::loadu(RZ + b * 2 * H + j, n) * Vec<T>::loadu(hb + j, n)).store(RH + b * H + j, n);
+          }
+        }
+      });
+      if (small)
+        small_mm<T>(GN, RH, Rp + 2 * H, B, H, H, G);
+      else
+        at::mm_out(gn, rh, Rn);
+    }
+    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t qt = s * B + b, qb = b * Tn + s;
+        if (len && s >= len[b]) {  // padded step of a finished sequence: zeros, state kept
+          zero(pre ? pre + qt * G : nullptr, G);
+          for (int k = 0; k < 4; ++k) zero(out[k] ? out[k] + (k == 3 ? qb : qt) * H : nullptr, H);
+          continue;
+        }
+        const T *px = Pp + qb * G, *g = GH + b * Gh;
+        T* hb = HW + b * H;
+        T* pr = pre ? pre + qt * G : nullptr;
+        T* o[4];
+        for (int k = 0; k < 4; ++k) o[k] = out[k] ? out[k] + (k == 3 ? qb : qt) * H : nullptr;
+        for (int64_t j = 0; j < H; j += V) {
+          const int64_t n = std::min(V, H - j);
+          Vec<T> r, z, pn;
+          if (before) {
+            r = Vec<T>::loadu(RZ + b * 2 * H + j, n);
+            z = Vec<T>::loadu(RZ + b * 2 * H + H + j, n);
+            if (pr) {
+              put(pr + j, Vec<T>::loadu(px + j, n) + Vec<T>::loadu(g + j, n), n);
+              put(pr + H + j, Vec<T>::loadu(px + H + j, n) + Vec<T>::loadu(g + H + j, n), n);
+            }
+            pn = Vec<T>::loadu(px + 2 * H + j, n) + Vec<T>::loadu(GN + b * H + j, n);
+          } else {
+            Vec<T> ar = Vec<T>::loadu(px + j, n) + Vec<T>::loadu(g + j, n);
+            Vec<T> az = Vec<T>::loadu(px + H + j, n) + Vec<T>::loadu(g + H + j, n);
+            Vec<T> hn = Vec<T>::loadu(g + 2 * H + j, n);
+            if (bR) {
+              ar = ar + Vec<T>::loadu(bR + j, n);
+              az = az + Vec<T>::loadu(bR + H + j, n);
+              hn = hn + Vec<T>::loadu(bR + 2 * H + j, n);
+            }
+            put(pr ? pr + j : nullptr, ar, n);
+            put(pr ? pr + H + j : nullptr, az, n);
+            r = Act<T>::sig(ar);
+            z = Act<T>::sig(az);
+            pn = Vec<T>::loadu(px + 2 * H + j, n) + r * hn;
+          }
+          put(pr ? pr + 2 * H + j : nullptr, pn, n);
+          const Vec<T> c = Act<T>::tanh(pn);
+          const Vec<T> h = c + z * (Vec<T>::loadu(hb + j, n) - c);
+          put(o[0] ? o[0] + j : nullptr, r, n);
+          put(o[1] ? o[1] + j : nullptr, z, n);
+          put(o[2] ? o[2] + j : nullptr, c, n);
+          put(o[3] ? o[3] + j : nullptr, h, n);
+          h.store(hb + j, n);  // next step's h_{t-1}
+        }
+      }
+    });
+  }
+}
+
+// x (B, T, D); W (3H, D); R (3H, H); bias (3H,) or (6H,) = [b_W; b_R] (mode 2); h0 (B, H); lengths (B,) or None.
+// Bit k of want: signal k of [r, z, n, h, pre] (empty tensor when unset; h always).
+// Returns those five, each (B, T, .): h contiguous, the others views of (T, B, .) storage; then h_T (B, H).
+std::vector<Tensor> gru_record(const Tensor& x_, const Tensor& W, const Tensor& R, const Tensor& bias_,
+                               const Tensor& h0, const c10::optional<Tensor>& lengths, int64_t mode, int64_t want) {
+  const Tensor x = x_.contiguous(), bias = bias_.contiguous();
+  TORCH_CHECK(x.dim() == 3 && W.dim() == 2 && R.dim() == 2, "gru_record: x must be (B, T, D), W (3H, D), R (3H, H)");
+  const int64_t B = x.size(0), Tn = x.size(1), D = x.size(2), H = R.size(1), G = 3 * H;
+  TORCH_CHECK(mode >= 0 && mode <= 2, "gru_record: mode");
+  TORCH_CHECK(W.size(0) == G && W.size(1) == D && R.size(0) == G, "gru_record: weight shapes");
+  TORCH_CHECK(bias.numel() == (mode == 2 ? 2 * G : G), "gru_record: bias size");
+  TORCH_CHECK(h0.sizes() == at::IntArrayRef({B, H}), "gru_record: state shape");
+  TORCH_CHECK(W.scalar_type() == x.scalar_type() && R.scalar_type() == x.scalar_type() &&
+              bias.scalar_type() == x.scalar_type() && h0.scalar_type() == x.scalar_type(), "gru_record: dtypes");
+  const Tensor P = at::addmm(bias.narrow(0, 0, G), x.reshape({B * Tn, D}), W.t()).view({B, Tn, G});
+  Tensor hw = h0.contiguous().clone();
+  Tensor len;
+  if (lengths.has_value()) len = lengths->to(at::kLong).contiguous();
+  want |= 8;  // h is the output: always
+  std::vector<Tensor> res;
+  for (int k = 0; k < 5; ++k) {
+    const int64_t n = (want >> k & 1) ? B : 0, w = k < 4 ? H : G;
+    res.push_back(k == 3 ? at::empty({n, Tn, w}, x.options()) : at::empty({Tn, n, w}, x.options()));
+  }
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gru_record", [&] {
+    scalar_t* out[4];
+    for (int k = 0; k < 4; ++k) out[k] = (want >> k & 1) ? res[k].data_ptr<scalar_t>() : nullptr;
+    scalar_t* pre = (want >> 4 & 1) ? res[4].data_ptr<scalar_t>() : nullptr;
+    const scalar_t* bR = mode == 2 ? bias.data_ptr<scalar_t>() + G : nullptr;
+    run_gru<scalar_t>(P, R.t(), bR, hw, len.defined() ? len.data_ptr<int64_t>() : nullptr, (int)mode, out, pre);
+  });
+  for (int k = 0; k < 5; ++k)
+    if (k != 3) res[k] = res[k].transpose(0, 1);
+  res.push_back(hw);
+  return res;
+}
+
+// ------------------------------------------------------------------------------------ LSTM backward
+// Gradients of one recorded LSTM direction (sigmoid/tanh) through time, given the forward's signals.
+// sig: i, f, g, o, c (B, T, H) any strides; h (B, T, H); grads: the same seven signals' gradients
+// (i, f, g, o, c, h (B, T, H), pre (B, T, 4H); an empty tensor where none) then dh_T, dc_T (B, H) (or empty).
+// Returns dx (B, T, D), dW (4H, D), dR (4H, H), db (4H), dh0, dc0 (B, H).
+std::vector<Tensor> lstm_record_backward(const Tensor& x_, const Tensor& W, const Tensor& R,
+                                         const std::vector<Tensor>& sig, const Tensor& h0_, const Tensor& c0_,
+                                         const c10::optional<Tensor>& lengths, bool reverse,
+                                         const std::vector<Tensor>& grads) {
+  TORCH_CHECK(sig.size() == 6 && grads.size() == 9, "lstm_record_backward: 6 signals and 9 gradients");
+  const Tensor x = x_.contiguous();
+  const int64_t B = x.size(0), Tn = x.size(1), H = R.size(1), G = 4 * H;
+  auto tm = [&](const Tensor& v) { return v.transpose(0, 1).contiguous(); };  // (T, B, n) time-major
+  std::vector<Tensor> S;
+  for (int k = 0; k < 5; ++k) S.push_back(tm(sig[k]));
+  const Tensor Hs = sig[5].contiguous(), h0 = h0_.contiguous(), c0 = c0_.contiguous();
+  std::vector<Tensor> Gs;
+  for (int k = 0; k < 7; ++k) Gs.push_back(grads[k].numel() ? tm(grads[k]) : grads[k]);
+  Tensor dh = grads[7].numel() ? grads[7].contiguous().clone() : at::zeros({B, H}, x.options());
+  Tensor dc = grads[8].numel() ? grads[8].contiguous().clone() : at::zeros({B, H}, x.options());
+  Tensor DZ = at::zeros({B, Tn, G}, x.options()), HP = at::zeros({B, Tn, H}, x.options());
+  Tensor Zs = at::zeros({B, G}, x.options()), dhR = at::empty({B, H}, x.options());
+  Tensor len;
+  if (lengths.has_value()) len = lengths->to(at::kLong).contiguous();
+  const int64_t* Lp = len.defined() ? len.data_ptr<int64_t>() : nullptr;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lstm_record_backward", [&] {
+    using T = scalar_t;
+    const T *I = S[0].data_ptr<T>(), *F = S[1].data_ptr<T>(), *Gg = S[2].data_ptr<T>(), *O = S[3].data_ptr<T>();
+    const T *C = S[4].data_ptr<T>(), *Hp = Hs.data_ptr<T>(), *H0 = h0.data_ptr<T>(), *C0 = c0.data_ptr<T>();
+    const T* g[7];
+    for (int k = 0; k < 7; ++k) g[k] = Gs[k].numel() ? Gs[k].data_ptr<T>() : nullptr;
+    T *dZ = DZ.data_ptr<T>(), *hP = HP.data_ptr<T>(), *zs = Zs.data_ptr<T>(), *DH = dh.data_ptr<T>();
+    T *DC = dc.data_ptr<T>(), *DHR = dhR.data_ptr<T>();
+    const int64_t grain = std::max<int64_t>(1, 8192 / H);
+    for (int64_t s = Tn - 1; s >= 0; --s) {
+      at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; ++b) {
+          const int64_t L = Lp ? Lp[b] : Tn;
+          T* z = zs + b * G;
+          if (s >= L) {  // not started yet (in reverse time): nothing flows, the carries wait
+            std::fill(z, z + G, T(0));
+            continue;
+          }
+          const int64_t t = reverse ? L - 1 - s : s, tp = s == 0 ? -1 : (reverse ? L - s : s - 1);
+          const int64_t q = (t * B + b) * H, qb = (b * Tn + t);
+          const T* cp = tp < 0 ? C0 + b * H : C + (tp * B + b) * H;
+          const T* hp = tp < 0 ? H0 + b * H : Hp + (b * Tn + tp) * H;
+          std::copy_n(hp, H, hP + qb * H);
+          const T* gp = g[6] ? g[6] + (t * B + b) * G : nullptr;
+          for (int64_t j = 0; j < H; ++j) {
+            const T ii = I[q + j], ff = F[q + j], gg = Gg[q + j], oo = O[q + j], tc = std::tanh(C[q + j]);
+            const T dhj = DH[b * H + j] + (g[5] ? g[5][q + j] : T(0));
+            const T dcj = DC[b * H + j] + (g[4] ? g[4][q + j] : T(0)) + dhj * oo * (T(1) - tc * tc);
+            const T dO = dhj * tc + (g[3] ? g[3][q + j] : T(0));
+            const T dI = dcj * gg + (g[0] ? g[0][q + j] : T(0));
+            const T dF = dcj * cp[j] + (g[1] ? g[1][q + j] : T(0));
+            const T dG = dcj * ii + (g[2] ? g[2][q + j] : T(0));
+            z[j] = dI * ii * (T(1) - ii) + (gp ? gp[j] : T(0));
+            z[H + j] = dF * ff * (T(1) - ff) + (gp ? gp[H + j] : T(0));
+            z[2 * H + j] = dG * (T(1) - gg * gg) + (gp ? gp[2 * H + j] : T(0));
+            z[3 * H + j] = dO * oo * (T(1) - oo) + (gp ? gp[3 * H + j] : T(0));
+            DC[b * H + j] = dcj * ff;
+          }
+          std::copy_n(z, G, dZ + qb * G);
+        }
+      });
+      at::mm_out(dhR, Zs, R);  // dL/dh_{t-1} from this step's pre-activations
+      at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; ++b)
+          if (s < (Lp ? Lp[b] : Tn)) std::copy_n(DHR + b * H, H, DH + b * H);
+      });
+    }
+  });
+  const Tensor dz2 = DZ.view({B * Tn, G});
+  Tensor dx = at::mm(dz2, W).view({B, Tn, x.size(2)});
+  Tensor dW = at::mm(dz2.t(), x.view({B * Tn, x.size(2)}));
+  Tensor dR = at::mm(dz2.t(), HP.view({B * Tn, H}));
+  Tensor db = dz2.sum(0);
+  return {dx, dW, dR, db, dh, dc};
+}
 }  // namespace
 
 TORCH_LIBRARY(NAMESPACE, m) {
   m.def("lstm_record(Tensor x, Tensor WR, Tensor bias, Tensor h0, Tensor c0, Tensor? lengths, bool reverse, "
         "int want) -> Tensor[]", &lstm_record);
+  m.def("gru_record(Tensor x, Tensor W, Tensor R, Tensor bias, Tensor h0, Tensor? lengths, int mode, int want) "
+        "-> Tensor[]", &gru_record);
+  m.def("lstm_record_backward(Tensor x, Tensor W, Tensor R, Tensor[] sig, Tensor h0, Tensor c0, Tensor? lengths, "
+        "bool reverse, Tensor[] grads) -> Tensor[]", &lstm_record_backward);
 }
 """
 
@@ -261,10 +509,11 @@ _FLAGS = {
     ],
 }
 _state: dict[str, Any] = {"op": None, "tried": False, "reason": "not tried yet"}
+_OPS = ("lstm_record", "gru_record", "lstm_record_backward")
 
 
 def _build() -> Any:
-    """Compile (or load the cached build) and return the operator; raises on any failure."""
+    """Compile (or load the cached build) and return the operators' namespace; raises on any failure."""
     if os.environ.get("DLTK_NO_LSTM_KERNEL"):
         raise RuntimeError("disabled by DLTK_NO_LSTM_KERNEL")
     cap = torch.backends.cpu.get_cpu_capability()
@@ -280,15 +529,15 @@ def _build() -> Any:
     from torch.utils import cpp_extension
 
     key = hashlib.sha1(f"{_SOURCE}{cap}{torch.__version__}".encode()).hexdigest()[:10]
-    name = f"dltk_lstm_{key}"
+    name = f"dltk_rnn_{key}"
     ns = getattr(torch.ops, name)
-    if not hasattr(ns, "lstm_record"):
+    if not all(hasattr(ns, o) for o in _OPS):
         build_dir = cpp_extension._get_build_directory(name, False)
         failed = os.path.join(build_dir, "dltk_build_failed.txt")
         if os.path.exists(failed):  # do not retry a failed build in every new process
             raise RuntimeError(f"an earlier build failed (delete {failed} to retry)")
         if not os.path.exists(os.path.join(build_dir, f"{name}.so")):
-            print("dltk: compiling the LSTM recording kernel (once per machine, about a minute)…", file=sys.stderr)
+            print("dltk: compiling the LSTM/GRU recording loops (once per machine, about a minute)…", file=sys.stderr)
         try:
             cpp_extension.load_inline(
                 name,
@@ -302,11 +551,14 @@ def _build() -> Any:
             with open(failed, "w") as fh:
                 fh.write(f"{type(e).__name__}: {e}\n")
             raise
-    return ns.lstm_record
+    return ns
 
 
 def op() -> Any:
-    """The compiled operator, or None (building it on first use; failures are remembered)."""
+    """The compiled operators' namespace (``.lstm_record``, ``.gru_record``), or None.
+
+    Built on first use; failures are remembered.
+    """
     if not _state["tried"]:
         _state["tried"] = True
         try:
@@ -322,7 +574,8 @@ def usable(x: Tensor) -> bool:
     return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and op() is not None
 
 
-_NAMES = ("input_gate", "forget_gate", "cell_candidate", "output_gate", "cell_state", "hidden_state", "gates_pre")
+def _bits(want: Any) -> int:
+    return sum(1 << k for k, w in enumerate(want) if w)
 
 
 def lstm_record(
@@ -335,14 +588,80 @@ def lstm_record(
     lengths: Tensor | None,
     reverse: bool,
     want: Any,
-) -> tuple[Tensor, Tensor, Tensor, dict[str, Tensor]]:
+) -> tuple[Tensor, Tensor, Tensor, Any]:
     """One LSTM direction (sigmoid/tanh) with every wanted signal, in original time order.
 
+    ``want``: 7 booleans in ``LSTM_SIGNALS`` order (i, f, g, o, c, h, gates_pre).
     Returns (h (B, T, H) with zeros at padded steps, h_T, c_T (B, H) each
-    sequence's own, {signal: (B, T, ·)}). ``reverse`` runs the backward
-    direction (each sequence from its own last step).
+    sequence's own, the 7 signals (B, T, ·), None where not wanted).
+    ``reverse`` runs the backward direction (each sequence from its own last step).
+    ``want`` may also be a predicate on the signal names; the signals then come
+    back as a dict ``{name: tensor}`` of the wanted ones (the recogniser of
+    ``torch.nn.LSTM`` modules calls it so).
     """
-    bits = sum(1 << k for k, n in enumerate(_NAMES) if want(n))
+    if callable(want):
+        from .lstm import LSTM_SIGNALS  # the names live with the layer (imported here: lstm imports this module)
+
+        h, hT, cT, sigs = lstm_record(x, h0, c0, W, R, b, lengths, reverse, [want(n) for n in LSTM_SIGNALS])
+        return h, hT, cT, {n: v for n, v in zip(LSTM_SIGNALS, sigs) if v is not None}
+    bits = _bits(want)
     L = None if lengths is None else lengths.to(torch.long)
-    res = op()(x, torch.cat([W, R], 1), b, h0, c0, L, reverse, bits)
-    return res[5], res[7], res[8], {n: res[k] for k, n in enumerate(_NAMES) if bits >> k & 1}
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (x, W, R, b, h0, c0)):
+        res = _LSTMRecord.apply(x, W, R, b, h0, c0, L, reverse, bool(bits >> 6 & 1))
+    else:
+        res = op().lstm_record(x, torch.cat([W, R], 1), b, h0, c0, L, reverse, bits)
+    return res[5], res[7], res[8], [res[k] if bits >> k & 1 else None for k in range(7)]
+
+
+class _LSTMRecord(torch.autograd.Function):
+    """The compiled LSTM recording loop with autograd: backward through time in C++ from the recorded gates.
+
+    Forward: the loop of :func:`lstm_record` keeping i, f, g, o, c, h (what the
+    backward needs; the pre-activations only when wanted). Backward: per step
+    one (B, 4H)·(4H, H) product and one pass over the step's values, adding the
+    gradients that reach the recorded signals themselves (∂loss/∂c_t, …); then
+    ∂W, ∂R, ∂b, ∂x from all steps at once.
+    """
+
+    @staticmethod
+    def forward(ctx, x, W, R, b, h0, c0, lengths, reverse, want_pre):  # noqa: ANN001, ANN205
+        bits = 0b111111 | (64 if want_pre else 0)
+        res = op().lstm_record(x, torch.cat([W, R], 1), b, h0, c0, lengths, reverse, bits)
+        ctx.save_for_backward(x, W, R, h0, c0, *res[:6])
+        ctx.lengths, ctx.reverse = lengths, reverse
+        return tuple(res)
+
+    @staticmethod
+    def backward(ctx, *grads):  # noqa: ANN001, ANN205
+        x, W, R, h0, c0, *sig = ctx.saved_tensors
+        empty = x.new_empty(0)
+        g = [empty if v is None or v.numel() == 0 else v for v in grads]
+        dx, dW, dR, db, dh0, dc0 = op().lstm_record_backward(x, W, R, sig, h0, c0, ctx.lengths, ctx.reverse, g)
+        return dx, dW, dR, db, dh0, dc0, None, None, None
+
+
+def gru_record(
+    x: Tensor,
+    h0: Tensor,
+    W: Tensor,
+    R: Tensor,
+    bx: Tensor,
+    bh: Tensor | None,
+    mode: int,
+    lengths: Tensor | None,
+    want: Any,
+) -> tuple[Tensor, Tensor, list[Tensor | None]]:
+    """One GRU direction (sigmoid/tanh, any ResetGateMode) with every wanted signal.
+
+    ``bx``: input bias (3H); ``bh``: recurrent bias (3H, recurrent-bias mode) or None.
+    ``mode``: the index of the ResetGateMode in ``dltk.layers.gru.RESET_GATE_MODES`` (after-multiplication,
+    before-multiplication, recurrent-bias-after-multiplication).
+    ``want``: 5 booleans in ``GRU_SIGNALS`` order (r, z, h~, h, gates_pre).
+    Returns (h (B, T, H) with zeros at padded steps, h_T (B, H) each sequence's
+    own, the 5 signals (B, T, ·), None where not wanted).
+    """
+    bits = _bits(want)
+    L = None if lengths is None else lengths.to(torch.long)
+    b = bx if bh is None else torch.cat([bx, bh])
+    res = op().gru_record(x, W, R, b, h0, L, mode, bits)
+    return res[3], res[5], [res[k] if bits >> k & 1 else None for k in range(5)]

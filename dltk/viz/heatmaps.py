@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ..errors import OptionError
+from ..layers import GRU_GATES_STATES, LSTM_GATES_STATES
 from . import style
 from . import style as S
 
@@ -32,8 +33,8 @@ __all__ = [
 
 #: family -> the per-direction signals, in panel order
 RECURRENT_FAMILIES = {
-    "LSTM": ("input_gate", "forget_gate", "cell_candidate", "output_gate", "cell_state", "hidden_state"),
-    "GRU": ("reset_gate", "update_gate", "candidate_state", "hidden_state"),
+    "LSTM": LSTM_GATES_STATES,
+    "GRU": GRU_GATES_STATES,
 }
 _STATES = ("cell_state", "hidden_state")
 

@@ -19,12 +19,10 @@ from matplotlib.patches import Circle, Ellipse, FancyBboxPatch, Rectangle
 from matplotlib.text import Text
 
 from ..errors import OptionError
+from ..layers import LSTM_GATES_STATES as LSTM_SIGNALS  # the recorded signals the diagram needs, each (B, T, H)
 from . import style as S
 
 __all__ = ["LSTMCellDiagram", "lstm_cell", "LSTM_SIGNALS"]
-
-#: the recorded LSTM signals the diagram needs, each (B, T, H)
-LSTM_SIGNALS = ("input_gate", "forget_gate", "cell_candidate", "output_gate", "cell_state", "hidden_state")
 
 _GATES = {  # key -> (signal, symbol, letter, box centre)
     "f": ("forget_gate", "σ", "f", (3.0, 2.6)),

@@ -1,0 +1,254 @@
+"""Running one recurrent direction: the fused PyTorch kernels and plain step loops.
+
+* the activation functions MATLAB offers besides sigmoid/tanh (``hard-sigmoid``, ``softsign``);
+* :func:`run_fused`: one ``torch.lstm``/``torch.gru`` call. With ``lengths`` it
+  runs unpacked: padding comes after every real step, so the forward direction
+  is the plain run read at each sequence's own steps, and the backward direction
+  is the plain run of each sequence reversed within its own length (packing is
+  only needed for an LSTM's final cell states);
+* :func:`lstm_loop`, :func:`gru_loop`: step loops for the configurations PyTorch
+  has no kernel for (softsign, hard-sigmoid, GRU ``before-multiplication``);
+* :func:`lstm_record_steps`: a step loop that keeps every signal (autograd off);
+* the choice between recording by steps and kernel + reconstruction
+  (:func:`step_loop_pays`) and the compiled recording loops of :mod:`._lstm_kernel`.
+
+The readable one-step equations are :func:`dltk.layers.lstm.lstm_step` and
+:func:`dltk.layers.gru.gru_step`; the tests compare every path here with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from . import _lstm_kernel
+from ._sequence_masks import last_step, mask_at, reversal_index, reverse_within, zero_padding
+
+Tensor = torch.Tensor
+
+
+# ------------------------------------------------------------------ activations
+def hard_sigmoid(x: Tensor) -> Tensor:
+    """0 for x < −2.5, 0.2·x + 0.5 on [−2.5, 2.5], 1 for x > 2.5."""
+    return torch.clamp(0.2 * x + 0.5, 0.0, 1.0)
+
+
+GATE_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {"sigmoid": torch.sigmoid, "hard-sigmoid": hard_sigmoid}
+STATE_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {"tanh": torch.tanh, "softsign": F.softsign}
+
+
+# --------------------------------------------------------------- fused kernels
+def _fused_call(kind: str, x: Tensor, hx: Any, params: list[Tensor], bidirectional: bool, train: bool) -> tuple:
+    fn = torch.lstm if kind == "lstm" else torch.gru
+    res = fn(x, hx, params, True, 1, 0.0, train, bidirectional, True)
+    return res[0], res[1:]
+
+
+def run_fused(
+    kind: str,
+    x: Tensor,
+    hx: Any,
+    params: list[Tensor],
+    bidirectional: bool,
+    lengths: Tensor | None,
+    train: bool,
+    final_states: bool = True,
+    last_only: bool = False,
+) -> tuple[Tensor, Any]:
+    """One ``torch.lstm``/``torch.gru`` direction pair over a right-padded batch.
+
+    Returns (output (B, T, dirs·H) with zeros at padded steps, final states
+    (dirs, B, H) — each sequence's own). With ``lengths`` the batch runs
+    unpacked — forward over the padded batch, backward over each sequence
+    reversed within its length — unless an LSTM's final cell states are
+    needed (``final_states``): only packing gives those. Without
+    ``final_states`` the states returned are None. ``last_only``: return
+    only the output of MATLAB's ``'last'`` mode, (B, dirs·H).
+    """
+    if lengths is None:
+        out, states = _fused_call(kind, x, hx, params, bidirectional, train)
+        return (out[:, -1] if last_only else out), states
+    if kind == "gru" or not final_states:
+        return _run_unpacked(kind, x, hx, params, bidirectional, lengths, train, final_states, last_only)
+    packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    order, unorder = packed.sorted_indices, packed.unsorted_indices
+    fn = torch.lstm if kind == "lstm" else torch.gru
+    hx = tuple(h.index_select(1, order) for h in hx) if kind == "lstm" else hx.index_select(1, order)
+    res = fn(packed.data, packed.batch_sizes, hx, params, True, 1, 0.0, train, bidirectional)
+    out, _ = pad_packed_sequence(
+        type(packed)(res[0], packed.batch_sizes, order, unorder), batch_first=True, total_length=x.shape[1]
+    )
+    return (last_step(out, lengths) if last_only else out), tuple(h.index_select(1, unorder) for h in res[1:])
+
+
+def _run_unpacked(
+    kind: str,
+    x: Tensor,
+    hx: Any,
+    params: list[Tensor],
+    bidirectional: bool,
+    lengths: Tensor,
+    train: bool,
+    final_states: bool,
+    last_only: bool,
+) -> tuple[Tensor, Any]:
+    """Length-aware without packing: real steps never see the padding that follows them.
+
+    ``x`` must hold zeros at the padded steps (the layers' ``_prepare`` sees to it).
+    The backward direction runs on each sequence reversed within its length;
+    in reversed time its step 0 is MATLAB's ``'last'`` output and its step
+    L − 1 the final state. Final states: h only (an LSTM's c is None).
+    """
+    if not bidirectional:
+        out, _ = _fused_call(kind, x, hx, params, False, train)
+        last = last_step(out, lengths) if final_states or last_only else None
+        y = last if last_only else zero_padding(out, lengths)
+        hT = last[None] if final_states else None
+        return y, ((hT, None) if kind == "lstm" else (hT,))
+    pick = (lambda k: tuple(h[k : k + 1] for h in hx)) if kind == "lstm" else (lambda k: hx[k : k + 1])
+    idx = reversal_index(lengths, x.shape[1], x.device)
+    out_f, _ = _fused_call(kind, x, pick(0), params[:4], False, train)
+    out_r, _ = _fused_call(kind, reverse_within(x, lengths, idx), pick(1), params[4:], False, train)
+    last_f = last_step(out_f, lengths)
+    hT = torch.stack([last_f, last_step(out_r, lengths)]) if final_states else None
+    if last_only:
+        y = torch.cat([last_f, out_r[:, 0]], 1)
+    else:
+        y = zero_padding(torch.cat([out_f, reverse_within(out_r, lengths, idx)], -1), lengths)
+    return y, ((hT, None) if kind == "lstm" else (hT,))
+
+
+# ------------------------------------------------------------------ step loops
+def lstm_loop(
+    x: Tensor,
+    h: Tensor,
+    c: Tensor,
+    W: Tensor,
+    R: Tensor,
+    b: Tensor,
+    lengths: Tensor | None,
+    gate: Callable,
+    state: Callable,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """One LSTM direction step by step (for activations without a fused kernel)."""
+    B, T, _ = x.shape
+    H = R.shape[1]
+    xw = torch.addmm(b, x.reshape(B * T, -1), W.t()).view(B, T, 4 * H)  # (B, T, 4H)
+    outs = []
+    for t in range(T):
+        z = torch.addmm(xw[:, t], h, R.t())  # (B, 4H)
+        a = gate(z)
+        c_new = a[:, H : 2 * H] * c + a[:, :H] * state(z[:, 2 * H : 3 * H])
+        h_new = a[:, 3 * H :] * state(c_new)
+        m = mask_at(lengths, t, x)
+        if m is None:
+            h, c = h_new, c_new
+            outs.append(h)
+        else:
+            h, c = torch.where(m, h_new, h), torch.where(m, c_new, c)
+            outs.append(h_new * m)
+    return torch.stack(outs, 1), h, c
+
+
+def gru_loop(
+    x: Tensor,
+    h: Tensor,
+    W: Tensor,
+    R: Tensor,
+    bx: Tensor,
+    bh: Tensor | None,
+    mode: str,
+    lengths: Tensor | None,
+    gate: Callable,
+    state: Callable,
+) -> tuple[Tensor, Tensor]:
+    """One GRU direction step by step (``bh``: recurrent bias, or None)."""
+    B, T, _ = x.shape
+    H = R.shape[1]
+    xw = torch.addmm(bx, x.reshape(B * T, -1), W.t()).view(B, T, 3 * H)  # (B, T, 3H)
+    outs = []
+    for t in range(T):
+        rh = h @ R.t() if bh is None else torch.addmm(bh, h, R.t())  # (B, 3H)
+        rz = gate(xw[:, t, : 2 * H] + rh[:, : 2 * H])
+        r, z = rz[:, :H], rz[:, H:]
+        if mode == "before-multiplication":
+            n = state(xw[:, t, 2 * H :] + (r * h) @ R[2 * H :].t())
+        else:
+            n = state(xw[:, t, 2 * H :] + r * rh[:, 2 * H :])
+        h_new = n + z * (h - n)
+        m = mask_at(lengths, t, x)
+        h = h_new if m is None else torch.where(m, h_new, h)
+        outs.append(h if m is None else h_new * m)
+    return torch.stack(outs, 1), h
+
+
+def lstm_record_steps(
+    x: Tensor,
+    h: Tensor,
+    c: Tensor,
+    W: Tensor,
+    R: Tensor,
+    b: Tensor,
+    lengths: Tensor | None,
+    gate: Callable,
+    state: Callable,
+) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, ...]]:
+    """One LSTM direction step by step, keeping every signal (no autograd).
+
+    Returns (h (B, T, H), h_T, c_T, the seven signals in ``LSTM_SIGNALS``
+    order). Time-major buffers keep every per-step slice contiguous; each step
+    is one ``addmm_`` plus six fused element-wise ops writing in place.
+    """
+    B, T, D = x.shape
+    H = R.shape[1]
+    pre = torch.addmm(b, x.transpose(0, 1).reshape(T * B, D), W.t()).view(T, B, 4 * H)  # (T, B, 4H)
+    act, cs, hs = torch.empty_like(pre), x.new_empty(T, B, H), x.new_empty(T, B, H)
+    Rt, fast = R.t(), gate is torch.sigmoid and state is torch.tanh
+    g3 = slice(2 * H, 3 * H)
+    for t in range(T):
+        z = pre[t].addmm_(h, Rt)  # (B, 4H) pre-activations
+        a = act[t]
+        if fast:
+            torch.sigmoid(z, out=a)
+            torch.tanh(z[:, g3], out=a[:, g3])
+        else:
+            a.copy_(gate(z))
+            a[:, g3] = state(z[:, g3])
+        c_new = torch.addcmul(torch.mul(a[:, :H], a[:, g3]), a[:, H : 2 * H], c, out=cs[t])
+        h_new = torch.mul(a[:, 3 * H :], state(c_new), out=hs[t])
+        m = mask_at(lengths, t, x)
+        h, c = (h_new, c_new) if m is None else (torch.where(m, h_new, h), torch.where(m, c_new, c))
+    bt = lambda v: v.transpose(0, 1)  # noqa: E731  (T, B, n) -> (B, T, n) view
+    out = zero_padding(bt(hs), lengths)
+    gates = tuple(bt(act[..., k * H : (k + 1) * H]) for k in range(4))
+    return out, h, c, (*gates, bt(cs), out, bt(pre))
+
+
+# ----------------------------------------------------- which recording path
+def step_loop_pays(B: int, D: int, H: int, gates: int, x: Tensor | None = None) -> bool:
+    """True when recording by a per-step loop beats kernel + reconstruction.
+
+    Measured (2 CPU threads, torch 2.11/2.13): the Python loop adds ~7 small
+    ops of ~10 µs per step and lost to the reconstruction on every benchmark
+    shape, even at ~20 MFLOP per step; it only pays for very wide steps. The
+    compiled loops (:mod:`._lstm_kernel`, ``x`` given) compute nothing twice
+    and beat the reconstruction on every benchmark shape, so they are used
+    whenever they can be.
+    """
+    if x is not None and compiled_ok(x):
+        return True
+    return 2 * B * (D + H) * gates * H >= 2e8
+
+
+def compiled_ok(x: Tensor) -> bool:
+    """True when the compiled recording loops can take ``x`` (built on first use; False if they cannot be)."""
+    return _lstm_kernel.usable(x)
+
+
+lstm_compiled_ok = compiled_ok
+lstm_record_compiled = _lstm_kernel.lstm_record
+gru_record_compiled = _lstm_kernel.gru_record
