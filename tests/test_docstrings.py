@@ -24,17 +24,12 @@ import dltk
 from dltk.layers import all_layer_classes
 from dltk.matlab import signature
 
-#: The recurrent layers' docstrings come with the recurrent work (layers/lstm.py, gru.py);
-#: the lead removes this list at merge.
-RECURRENT_PENDING = {"LSTM", "BiLSTM", "GRU"}
-
 CLASSES = all_layer_classes()
 _MATLAB_FORMATS = re.compile(r"\b(CB|CBT|SSCB|SSSCB|SSCBT)\b")
 
 
 def _param(cls: type) -> object:
-    marks = [pytest.mark.xfail(reason="docstring from the recurrent work", strict=False)]
-    return pytest.param(cls, id=cls.__name__, marks=marks if cls.__name__ in RECURRENT_PENDING else ())
+    return pytest.param(cls, id=cls.__name__)
 
 
 def _section(doc: str, name: str) -> str | None:

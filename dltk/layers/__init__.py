@@ -17,7 +17,7 @@ from .base import Layer, matlab_property
 #: GATE_FUNCTIONS / STATE_FUNCTIONS: the recurrent layers' activation functions by MATLAB option value
 __all__ = ["Layer", "matlab_property", "all_layer_classes", "GATE_FUNCTIONS", "STATE_FUNCTIONS"]
 
-_SKIP = {"base", "initializers"}
+_SKIP = {"base", "initializers", "recurrent_ops"}
 
 for _mod in sorted(m.name for m in pkgutil.iter_modules(__path__)):
     if _mod in _SKIP or _mod.startswith("_"):

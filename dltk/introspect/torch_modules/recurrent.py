@@ -46,14 +46,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from ...layers import _lstm_kernel
-from ...layers._recurrent import linear_scan, reverse_within, shift_prev, zero_padding
+from ...layers.recurrent_ops import GRU_SIGNALS, LSTM_SIGNALS, linear_scan, reverse_within, shift_prev, zero_padding
+from ...layers.recurrent_ops import compiled_lstm as _lstm_kernel
 from .base import Probe, Recogniser, register
 
 Tensor = torch.Tensor
 
-LSTM_SIGNALS = ("input_gate", "forget_gate", "cell_candidate", "output_gate", "cell_state", "hidden_state", "gates_pre")
-GRU_SIGNALS = ("reset_gate", "update_gate", "candidate_state", "hidden_state", "gates_pre")
 RNN_SIGNALS = ("hidden_state", "pre_activation")
 _KERNELS = {"LSTM": torch.lstm, "GRU": torch.gru, "RNN_TANH": torch.rnn_tanh, "RNN_RELU": torch.rnn_relu}
 _GATE_WIDTH = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
