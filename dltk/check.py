@@ -65,8 +65,8 @@ class Feedback:
     """The result of a check: truthy when correct; shows as text or HTML.
 
     Attributes: ``ok`` (bool), ``status`` (``"correct"``, ``"wrong"``,
-    ``"not attempted"`` or ``"revealed"`` for a prediction), ``what`` and
-    ``message``.
+    ``"not attempted"`` or ``"revealed"`` for a prediction), ``what``,
+    ``message`` and ``hint`` (on a wrong answer: the hint given, else ``""``).
     """
 
     _marks = {CORRECT: "✅", WRONG: "❌", NOT_ATTEMPTED: "✏️", REVEALED: "🔎"}
@@ -75,6 +75,7 @@ class Feedback:
     def __init__(self, ok: bool, message: str, status: str | None = None, what: str = "") -> None:
         self.ok, self.message, self.what = ok, message, what
         self.status = status or (CORRECT if ok else WRONG)
+        self.hint = ""  # set on wrong answers: the help given without the answer
 
     @property
     def attempted(self) -> bool:
@@ -145,7 +146,9 @@ def _not_attempted(what: str) -> Feedback:
 
 
 def _wrong(what: str, text: str, hint: str) -> Feedback:
-    return _finish(Feedback(False, f"{what}: {text} {hint}".strip(), WRONG, what))
+    fb = Feedback(False, f"{what}: {text} {hint}".strip(), WRONG, what)
+    fb.hint = hint  # the tests require a hint on every wrong answer
+    return _finish(fb)
 
 
 def _right(what: str, text: str) -> Feedback:
@@ -260,7 +263,9 @@ def prediction(what: str, predicted: Any, actual: Any, tol: float | None = None,
     """
     shown = f"{actual:.4g}{unit}" if isinstance(actual, float) else f"{actual!r}{unit}"
     if not attempted(predicted):
-        fb = Feedback(False, f"{what}: the experiment gives {shown}. (Write your prediction first next time.)", REVEALED)
+        fb = Feedback(
+            False, f"{what}: the experiment gives {shown}. (Write your prediction first next time.)", REVEALED
+        )
         _results.append(fb)
         return fb
     if tol is not None:
@@ -271,7 +276,9 @@ def prediction(what: str, predicted: Any, actual: Any, tol: float | None = None,
     else:
         right = _normalise(predicted) == _normalise(actual)
     verdict = "your prediction was right" if right else "not what you predicted — why? Look at the experiment again."
-    fb = Feedback(right, f"{what}: you predicted {predicted!r}{unit}; the experiment gives {shown} — {verdict}", REVEALED)
+    fb = Feedback(
+        right, f"{what}: you predicted {predicted!r}{unit}; the experiment gives {shown} — {verdict}", REVEALED
+    )
     fb.what = what
     _results.append(fb)
     return fb
