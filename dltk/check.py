@@ -263,9 +263,7 @@ def prediction(what: str, predicted: Any, actual: Any, tol: float | None = None,
     """
     shown = f"{actual:.4g}{unit}" if isinstance(actual, float) else f"{actual!r}{unit}"
     if not attempted(predicted):
-        fb = Feedback(
-            False, f"{what}: the experiment gives {shown}. (Write your prediction first next time.)", REVEALED
-        )
+        fb = Feedback(False, f"{what}: the experiment gives {shown}. (Write your prediction first next time.)", REVEALED)
         _results.append(fb)
         return fb
     if tol is not None:
@@ -276,9 +274,7 @@ def prediction(what: str, predicted: Any, actual: Any, tol: float | None = None,
     else:
         right = _normalise(predicted) == _normalise(actual)
     verdict = "your prediction was right" if right else "not what you predicted — why? Look at the experiment again."
-    fb = Feedback(
-        right, f"{what}: you predicted {predicted!r}{unit}; the experiment gives {shown} — {verdict}", REVEALED
-    )
+    fb = Feedback(right, f"{what}: you predicted {predicted!r}{unit}; the experiment gives {shown} — {verdict}", REVEALED)
     fb.what = what
     _results.append(fb)
     return fb
