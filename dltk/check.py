@@ -45,6 +45,9 @@ __all__ = [
     "shape",
     "true",
     "layer_types",
+    "sequences",
+    "network_output",
+    "analysis",
     "prediction",
     "accuracy",
     "attempted",
@@ -292,3 +295,66 @@ def accuracy(what: str, value: float, claimed: float, fast_claimed: float | None
     if value >= bar:
         return Feedback(True, f"{what}: {value:.3f} ≥ {bar:g} as the lesson says.", CORRECT, what)
     raise AssertionError(f"{what}: {value:.3f} is below the {bar:g} this lesson claims.")
+
+
+def sequences(what: str, answer: Any, expected: Sequence[Any], tol: float = 1e-6, hint: str = "") -> Feedback:
+    """A list of sequences (arrays of possibly different lengths): count, each shape and each value.
+
+    Example: a MATLAB cell array of C×T matrices converted to dltk's list of (T, C) arrays.
+    """
+    if not attempted(answer):
+        return _not_attempted(what)
+    try:
+        got = [_as_array(a) for a in answer]
+    except (TypeError, ValueError):
+        return _wrong(what, f"expected a list of arrays, got {type(answer).__name__}.", hint)
+    want = [_as_array(e) for e in expected]
+    if len(got) != len(want):
+        return _wrong(what, f"your list holds {len(got)} sequences, which is not the number asked for.", hint)
+    for k, (a, e) in enumerate(zip(got, want)):
+        if a.shape != e.shape:
+            return _wrong(what, f"sequence {k + 1} has shape {a.shape}, which is not the shape asked for.", hint)
+        if not np.allclose(a, e, atol=tol, rtol=tol):
+            return _wrong(what, f"sequence {k + 1} has the right shape but the wrong values.", hint)
+    return _right(what, f"all {len(got)} sequences are right.")
+
+
+def network_output(what: str, layers: Any, x: Any, expected_shape: Sequence[int], hint: str = "") -> Feedback:
+    """Build ``dltk.Network(layers)``, run ``x`` through it (eval mode) and check the output's shape.
+
+    A network that cannot be built or run is a wrong answer with the error's
+    message (never an exception in the student's notebook).
+    """
+    if not attempted(layers):
+        return _not_attempted(what)
+    import torch
+
+    from .network import Network
+
+    try:
+        with torch.no_grad():
+            out = Network(layers).eval()(x)
+    except Exception as e:  # noqa: BLE001 - any failure of the student's network is feedback, not a crash
+        return _wrong(what, f"the network does not run: {type(e).__name__}: {e}", hint)
+    got = _shape_of(out)
+    if got == tuple(int(d) for d in expected_shape):
+        return _right(what, f"the output has shape {got}, as it should.")
+    return _wrong(what, f"the output has shape {got}, which is not the shape asked for.", hint)
+
+
+def analysis(what: str, layers: Any, hint: str = "", **analyze_options: Any) -> Feedback:
+    """``dltk.analyzeNetwork(layers, **analyze_options)`` must find no errors (``task=``, ``Y=`` …).
+
+    The message names the first error analyzeNetwork reports.
+    """
+    if not attempted(layers):
+        return _not_attempted(what)
+    from .network import analyzeNetwork
+
+    try:
+        report = analyzeNetwork(layers, **analyze_options)
+    except Exception as e:  # noqa: BLE001 - a layer array analyzeNetwork cannot read is feedback, not a crash
+        return _wrong(what, f"analyzeNetwork cannot read your layers: {type(e).__name__}: {e}", hint)
+    if report.ok:
+        return _right(what, "analyzeNetwork finds no errors.")
+    return _wrong(what, f"analyzeNetwork reports: {report.errors[0].message}", hint)
