@@ -345,7 +345,9 @@ def network_output(what: str, layers: Any, x: Any, expected_shape: Sequence[int]
 def analysis(what: str, layers: Any, hint: str = "", **analyze_options: Any) -> Feedback:
     """``dltk.analyzeNetwork(layers, **analyze_options)`` must find no errors (``task=``, ``Y=`` …).
 
-    The message names the first error analyzeNetwork reports.
+    The message says how many errors analyzeNetwork reports and at which layers,
+    not what they say (analyzeNetwork's own messages name the fix): run
+    ``dltk.analyzeNetwork`` yourself to read them.
     """
     if not attempted(layers):
         return _not_attempted(what)
@@ -357,4 +359,6 @@ def analysis(what: str, layers: Any, hint: str = "", **analyze_options: Any) -> 
         return _wrong(what, f"analyzeNetwork cannot read your layers: {type(e).__name__}: {e}", hint)
     if report.ok:
         return _right(what, "analyzeNetwork finds no errors.")
-    return _wrong(what, f"analyzeNetwork reports: {report.errors[0].message}", hint)
+    where = sorted({name for issue in report.errors for name in issue.layers})
+    n = len(report.errors)
+    return _wrong(what, f"analyzeNetwork reports {n} error{'s' if n > 1 else ''} (at {', '.join(where)}).", hint)

@@ -41,7 +41,7 @@ def reveals_answer(message: str, values: list[str]) -> str | None:
         text = r[1:-1] if len(r) >= 2 and r[0] == r[-1] and r[0] in "'\"" else r
         if not text.strip():
             continue
-        if re.search(rf"(?<![\w.]){re.escape(text)}(?![\w.])", message, re.I if text != r else 0):
+        if re.search(rf"(?<![\w.]){re.escape(text)}(?!\w|\.\d)", message, re.I if text != r else 0):
             return r
     return None
 
