@@ -66,7 +66,7 @@ format: install
 	$(PY) -m ruff check --fix dltk tests benchmarks
 
 strip: install
-	git ls-files -z 'lessons/*.ipynb' | xargs -0 -r $(VENV)/bin/nbstripout
+	git ls-files -z 'lessons/*.ipynb' | xargs -0 -r $(VENV)/bin/nbstripout --keep-id
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in paths:
         cells, ok = [], True
         for fast in modes:
-            r = run_lesson(p, fast=fast, timeout=900)
+            r = run_lesson(p, fast=fast, mode="student", timeout=900)
             cells += [f"{r.seconds:.1f}", f"{r.peak_mb:.0f}"]
             ok &= r.seconds <= (FAST_LIMIT_S if fast else FULL_LIMIT_S) and r.peak_mb <= MEM_LIMIT_MB
         ok_all &= ok

@@ -45,6 +45,9 @@ __all__ = [
     "shape",
     "true",
     "layer_types",
+    "sequences",
+    "network_output",
+    "analysis",
     "prediction",
     "accuracy",
     "attempted",
@@ -65,8 +68,8 @@ class Feedback:
     """The result of a check: truthy when correct; shows as text or HTML.
 
     Attributes: ``ok`` (bool), ``status`` (``"correct"``, ``"wrong"``,
-    ``"not attempted"`` or ``"revealed"`` for a prediction), ``what`` and
-    ``message``.
+    ``"not attempted"`` or ``"revealed"`` for a prediction), ``what``,
+    ``message`` and ``hint`` (on a wrong answer: the hint given, else ``""``).
     """
 
     _marks = {CORRECT: "✅", WRONG: "❌", NOT_ATTEMPTED: "✏️", REVEALED: "🔎"}
@@ -75,6 +78,7 @@ class Feedback:
     def __init__(self, ok: bool, message: str, status: str | None = None, what: str = "") -> None:
         self.ok, self.message, self.what = ok, message, what
         self.status = status or (CORRECT if ok else WRONG)
+        self.hint = ""  # set on wrong answers: the help given without the answer
 
     @property
     def attempted(self) -> bool:
@@ -145,7 +149,9 @@ def _not_attempted(what: str) -> Feedback:
 
 
 def _wrong(what: str, text: str, hint: str) -> Feedback:
-    return _finish(Feedback(False, f"{what}: {text} {hint}".strip(), WRONG, what))
+    fb = Feedback(False, f"{what}: {text} {hint}".strip(), WRONG, what)
+    fb.hint = hint  # the tests require a hint on every wrong answer
+    return _finish(fb)
 
 
 def _right(what: str, text: str) -> Feedback:
@@ -299,3 +305,70 @@ def accuracy(what: str, value: float, claimed: float, fast_claimed: float | None
     if value >= bar:
         return Feedback(True, f"{what}: {value:.3f} ≥ {bar:g} as the lesson says.", CORRECT, what)
     raise AssertionError(f"{what}: {value:.3f} is below the {bar:g} this lesson claims.")
+
+
+def sequences(what: str, answer: Any, expected: Sequence[Any], tol: float = 1e-6, hint: str = "") -> Feedback:
+    """A list of sequences (arrays of possibly different lengths): count, each shape and each value.
+
+    Example: a MATLAB cell array of C×T matrices converted to dltk's list of (T, C) arrays.
+    """
+    if not attempted(answer):
+        return _not_attempted(what)
+    try:
+        got = [_as_array(a) for a in answer]
+    except (TypeError, ValueError):
+        return _wrong(what, f"expected a list of arrays, got {type(answer).__name__}.", hint)
+    want = [_as_array(e) for e in expected]
+    if len(got) != len(want):
+        return _wrong(what, f"your list holds {len(got)} sequences, which is not the number asked for.", hint)
+    for k, (a, e) in enumerate(zip(got, want)):
+        if a.shape != e.shape:
+            return _wrong(what, f"sequence {k + 1} has shape {a.shape}, which is not the shape asked for.", hint)
+        if not np.allclose(a, e, atol=tol, rtol=tol):
+            return _wrong(what, f"sequence {k + 1} has the right shape but the wrong values.", hint)
+    return _right(what, f"all {len(got)} sequences are right.")
+
+
+def network_output(what: str, layers: Any, x: Any, expected_shape: Sequence[int], hint: str = "") -> Feedback:
+    """Build ``dltk.Network(layers)``, run ``x`` through it (eval mode) and check the output's shape.
+
+    A network that cannot be built or run is a wrong answer with the error's
+    message (never an exception in the student's notebook).
+    """
+    if not attempted(layers):
+        return _not_attempted(what)
+    import torch
+
+    from .network import Network
+
+    try:
+        with torch.no_grad():
+            out = Network(layers).eval()(x)
+    except Exception as e:  # noqa: BLE001 - any failure of the student's network is feedback, not a crash
+        return _wrong(what, f"the network does not run: {type(e).__name__}: {e}", hint)
+    got = _shape_of(out)
+    if got == tuple(int(d) for d in expected_shape):
+        return _right(what, f"the output has shape {got}, as it should.")
+    return _wrong(what, f"the output has shape {got}, which is not the shape asked for.", hint)
+
+
+def analysis(what: str, layers: Any, hint: str = "", **analyze_options: Any) -> Feedback:
+    """``dltk.analyzeNetwork(layers, **analyze_options)`` must find no errors (``task=``, ``Y=`` …).
+
+    The message says how many errors analyzeNetwork reports and at which layers,
+    not what they say (analyzeNetwork's own messages name the fix): run
+    ``dltk.analyzeNetwork`` yourself to read them.
+    """
+    if not attempted(layers):
+        return _not_attempted(what)
+    from .network import analyzeNetwork
+
+    try:
+        report = analyzeNetwork(layers, **analyze_options)
+    except Exception as e:  # noqa: BLE001 - a layer array analyzeNetwork cannot read is feedback, not a crash
+        return _wrong(what, f"analyzeNetwork cannot read your layers: {type(e).__name__}: {e}", hint)
+    if report.ok:
+        return _right(what, "analyzeNetwork finds no errors.")
+    where = sorted({name for issue in report.errors for name in issue.layers})
+    n = len(report.errors)
+    return _wrong(what, f"analyzeNetwork reports {n} error{'s' if n > 1 else ''} (at {', '.join(where)}).", hint)

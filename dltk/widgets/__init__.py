@@ -8,7 +8,8 @@ controls.
 * :class:`LSTMStepper` — step an LSTM through time (cell diagram + gate heatmaps);
 * :class:`DeepenLSTM` — add LSTM layers one at a time, analyse, train, compare;
 * :class:`NetworkExplorer` — pick any layer and see all its signals;
-* :class:`TrainingMonitor` — the training-progress figure as a widget.
+* :class:`TrainingMonitor` — the training-progress figure as a widget;
+* :class:`PaddingExplorer` — watch a ``'last'`` output drift as a sequence is padded.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .base import DltkWidget, FigureView, callback_errors, debounce, use_ipympl
 from .deepen_lstm import DeepenLSTM, stacked_lstm_layers
 from .lstm_stepper import LSTMStepper
 from .network_explorer import NetworkExplorer
+from .padding_explorer import PaddingExplorer, padding_sweep
 from .training_monitor import TrainingMonitor
 
 __all__ = [
@@ -29,5 +31,7 @@ __all__ = [
     "DeepenLSTM",
     "stacked_lstm_layers",
     "NetworkExplorer",
+    "PaddingExplorer",
+    "padding_sweep",
     "TrainingMonitor",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import random
 from typing import Any
 
 import ipywidgets as W
@@ -62,9 +63,11 @@ class DeepenLSTM(DltkWidget):
     Each click on "add layer" inserts one more LSTM (the MATLAB rules of
     :func:`stacked_lstm_layers`); "remove layer" steps back. After each step
     the widget shows the layer array, the :func:`dltk.analyzeNetwork` table,
-    a short training run with :func:`dltk.trainNetwork` (the loss curves of
-    all depths tried so far, to compare) and each LSTM's hidden-state heatmap
-    (units × time for one observation) side by side. Training runs in the
+    training runs with :func:`dltk.trainNetwork` — one per seed, so that a
+    comparison of depths shows its spread: the mean loss curve of each depth
+    tried so far with a band from the lowest to the highest run, and the final
+    loss as mean ± half the range in the legend — and each LSTM's hidden-state
+    heatmap (units × time for one observation) side by side. Training runs in the
     button callback with a busy indicator; errors appear in the widget.
 
     Args:
@@ -76,12 +79,16 @@ class DeepenLSTM(DltkWidget):
         dropout: dropout probability after each LSTM, 0 for none (MATLAB
             ``dropoutLayer(Probability)``). Default: 0.2.
         max_epochs: epochs of each training run (MATLAB ``MaxEpochs``). Default: 4 (1 in fast mode).
+        seeds: training runs per depth, seeds 0 … seeds−1 (their spread is drawn). Default: 1.
+        learn_rate: Adam's learning rate (MATLAB ``InitialLearnRate``). Default: 0.001 (MATLAB's).
         train: train after every step. Default: True.
         observation: observation whose hidden states are drawn. Default: 0.
 
     Attributes:
-        depth, layers (the current layer array), net (trained ``Network`` or
-        None), analysis (``NetworkAnalysis``), infos (``{depth: TrainingInfo}``),
+        depth, layers (the current layer array), net (trained ``Network`` of
+        seed 0, or None), analysis (``NetworkAnalysis``), infos (``{depth:
+        TrainingInfo}`` of seed 0), runs (``{depth: [TrainingInfo per seed]}``),
+        curve_bands (``{depth: PolyCollection}``, with more than one seed),
         add_button, remove_button, layers_html, analysis_html, curve_fig,
         curve_lines (``{depth: Line2D}``), hidden_fig, hidden_images
         (``{layer name: AxesImage}``).
@@ -101,6 +108,8 @@ class DeepenLSTM(DltkWidget):
         dropout: float = 0.2,
         *,
         max_epochs: int | None = None,
+        seeds: int = 1,
+        learn_rate: float = 0.001,
         train: bool = True,
         observation: int = 0,
         interactive: bool | None = None,
@@ -111,6 +120,8 @@ class DeepenLSTM(DltkWidget):
         self.hidden = positive_int(where, "hidden", hidden if hidden is not None else (16 if config.fast else 100))
         self.dropout = number(where, "dropout", dropout, low=0, high=1, high_open=True)
         self.max_epochs = positive_int(where, "max_epochs", max_epochs or (1 if config.fast else 4))
+        self.seeds = positive_int(where, "seeds", seeds)
+        self.learn_rate = number(where, "learn_rate", learn_rate, low=0, low_open=True)
         self.train = bool(train)
         self.X, self.Y = X, Y
         seqs = list(X) if not isinstance(X, (np.ndarray, torch.Tensor)) or np.ndim(X) != 3 else [x for x in X]
@@ -126,6 +137,8 @@ class DeepenLSTM(DltkWidget):
         self.net: Any = None
         self.analysis: Any = None
         self.infos: dict[int, Any] = {}
+        self.runs: dict[int, list[Any]] = {}
+        self.curve_bands: dict[int, Any] = {}
         self.add_button = self._w(W.Button(description="add layer", icon="plus", button_style="success"))
         self.remove_button = self._w(W.Button(description="remove layer", icon="minus"))
         self.layers_html = self._w(W.HTML())
@@ -179,22 +192,42 @@ class DeepenLSTM(DltkWidget):
         with self.working(f"building and training {depth} {noun}…", [self.add_button, self.remove_button]):
             net = dltk.Network(layers)
             analysis = dltk.analyzeNetwork(net, task=self.task)
-            info = None
+            runs: list[Any] = []
             if self.train:
                 opts = dltk.trainingOptions(
                     "adam",
                     MaxEpochs=self.max_epochs,
                     MiniBatchSize=32,
+                    InitialLearnRate=self.learn_rate,
                     Verbose=False,
                     Shuffle="every-epoch",
                     GradientThreshold=1,
                 )
-                net, info = dltk.trainNetwork(self.X, self.Y, layers, opts)
+                nets = []
+                states = (random.getstate(), np.random.get_state())  # seeding must not change the kernel's
+                for seed in range(self.seeds):
+                    with torch.random.fork_rng():
+                        dltk.seed_everything(seed)
+                        fresh = stacked_lstm_layers(
+                            self.num_features,
+                            self.num_responses,
+                            depth,
+                            self.task,
+                            self.hidden,
+                            self.dropout,
+                            self.classification,
+                        )
+                        trained, info = dltk.trainNetwork(self.X, self.Y, fresh, opts)
+                    nets.append(trained)
+                    runs.append(info)
+                random.setstate(states[0])
+                np.random.set_state(states[1])
+                net = nets[0]
             rec = dltk.record(net, self._probe, signals=["hidden_state"])
         # commit only after everything succeeded: a failure leaves the previous step on screen
         self.depth, self.layers, self.net, self.analysis = depth, list(net.layers), net, analysis
-        if info is not None:
-            self.infos[depth] = info
+        if runs:
+            self.infos[depth], self.runs[depth] = runs[0], runs
         self._show_layers()
         self._show_curves()
         self._show_hidden(rec)
@@ -218,16 +251,27 @@ class DeepenLSTM(DltkWidget):
         ax = self.curve_ax
         for d in [d for d in self.curve_lines if d not in self.infos]:
             self.curve_lines.pop(d).remove()
-        for d, info in sorted(self.infos.items()):
-            y = np.asarray(info.TrainingLoss, dtype=float)
-            x = np.arange(1, len(y) + 1)
+        for d in list(self.curve_bands):
+            self.curve_bands.pop(d).remove()
+        for d, runs in sorted(self.runs.items()):
+            n = min(len(r.TrainingLoss) for r in runs)
+            losses = np.stack([np.asarray(r.TrainingLoss[:n], dtype=float) for r in runs])  # (seeds, iterations)
+            y, x = losses.mean(0), np.arange(1, n + 1)
+            final = losses[:, -1]
+            label = f"{d} LSTM{'s' if d > 1 else ''}: final {final.mean():.2f}"
+            if len(runs) > 1:
+                label += f" ± {(final.max() - final.min()) / 2:.2f}"
             if d in self.curve_lines:
                 self.curve_lines[d].set_data(x, y)
+                self.curve_lines[d].set_label(label)
             else:
-                self.curve_lines[d] = ax.plot(
-                    x, y, lw=1.4, marker="o", ms=2.5, label=f"{d} LSTM{'s' if d > 1 else ''}"
-                )[0]
+                self.curve_lines[d] = ax.plot(x, y, lw=1.4, marker="o", ms=2.5, label=label)[0]
+            if len(runs) > 1:
+                color = self.curve_lines[d].get_color()
+                self.curve_bands[d] = ax.fill_between(x, losses.min(0), losses.max(0), color=color, alpha=0.15, lw=0)
             self.curve_lines[d].set_linewidth(2.4 if d == self.depth else 1.0)
+        if self.seeds > 1:
+            ax.set_title(f"training loss, mean and range of {self.seeds} seeds", fontsize=9)
         if self.curve_lines:
             ax.relim()
             ax.autoscale_view()

@@ -8,8 +8,11 @@ the values shown afterwards are checked against the kernel:
   shows that layer's signals (readout table) with the recording's statistics;
 * 02 — ``DeepenLSTM``: click "add layer"; the page lists one more LSTM (names
   as in the kernel) and the ``analyzeNetwork`` result;
-* 04 — ``LSTMStepper``: focus the time slider and press → three times; the
-  slider readout says t = 3 and the value table equals the recording at t = 3.
+* 04, 04b — ``LSTMStepper``: focus the time slider and press → three times; the
+  slider readout says t = 3 and the value table equals the recording at t = 3
+  (lesson 4 steps an untrained layer, lesson 4b the trained glass-box LSTM over
+  all 8 units);
+* 03 — ``PaddingExplorer``: the generic interaction (its padding slider, +3).
 
 Every other lesson gets a generic interaction (slider, dropdown or button of
 the ``.dltk-main`` widget). Screenshots of the main widget before and after
@@ -221,6 +224,7 @@ INTERACTIONS: dict[str, Callable] = {
     "01": _explore_another_layer,
     "02": _deepen,
     "04": _step_lstm,
+    "04b": _step_lstm,
     "10": _explore_another_layer,
 }
 
@@ -228,8 +232,8 @@ TIMINGS: dict[str, dict] = {}
 
 
 def _order(paths):
-    """Lesson 04 last (it is the newest); the rest in course order."""
-    return sorted(paths, key=lambda p: (p.stem.startswith("04_"), p.stem))
+    """Lessons 04 and 04b last (the newest); the rest in course order."""
+    return sorted(paths, key=lambda p: (p.stem[:2] == "04", p.stem))
 
 
 @pytest.mark.parametrize("path", _order(lesson_paths()), ids=lambda p: p.stem)
@@ -247,7 +251,7 @@ def test_lesson_in_browser(path, lab, page, artifacts):
     main.scroll_into_view_if_needed()
     figures_drawn(page)
     before = stable_screenshot(main, str(artifacts / f"{path.stem}-before.png"))
-    interact = INTERACTIONS.get(path.stem[:2], _generic)
+    interact = INTERACTIONS.get(path.stem.split("_")[0], INTERACTIONS.get(path.stem[:2], _generic))
     what = interact(page, main)
     wait_idle(page)
     figures_drawn(page)
