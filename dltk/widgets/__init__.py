@@ -8,13 +8,15 @@ controls.
 * :class:`LSTMStepper` — step an LSTM through time (cell diagram + gate heatmaps);
 * :class:`DeepenLSTM` — add LSTM layers one at a time, analyse, train, compare;
 * :class:`NetworkExplorer` — pick any layer and see all its signals;
-* :class:`TrainingMonitor` — the training-progress figure as a widget.
+* :class:`TrainingMonitor` — the training-progress figure as a widget;
+* :class:`LossExplorer` — every loss layer over a probability and an error (lesson 11).
 """
 
 from __future__ import annotations
 
 from .base import DltkWidget, FigureView, callback_errors, debounce, use_ipympl
 from .deepen_lstm import DeepenLSTM, stacked_lstm_layers
+from .loss_explorer import LossExplorer
 from .lstm_stepper import LSTMStepper
 from .network_explorer import NetworkExplorer
 from .training_monitor import TrainingMonitor
@@ -30,4 +32,5 @@ __all__ = [
     "stacked_lstm_layers",
     "NetworkExplorer",
     "TrainingMonitor",
+    "LossExplorer",
 ]
