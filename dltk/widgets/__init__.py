@@ -9,7 +9,8 @@ controls.
 * :class:`DeepenLSTM` — add LSTM layers one at a time, analyse, train, compare;
 * :class:`NetworkExplorer` — pick any layer and see all its signals;
 * :class:`TrainingMonitor` — the training-progress figure as a widget;
-* :class:`LossExplorer` — every loss layer over a probability and an error (lesson 11).
+* :class:`LossExplorer` — every loss layer over a probability and an error (lesson 11);
+* :class:`ProposalExplorer` — one detector proposal at a time (lesson 13).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .deepen_lstm import DeepenLSTM, stacked_lstm_layers
 from .loss_explorer import LossExplorer
 from .lstm_stepper import LSTMStepper
 from .network_explorer import NetworkExplorer
+from .proposal_explorer import ProposalExplorer
 from .training_monitor import TrainingMonitor
 
 __all__ = [
@@ -33,4 +35,5 @@ __all__ = [
     "NetworkExplorer",
     "TrainingMonitor",
     "LossExplorer",
+    "ProposalExplorer",
 ]
