@@ -122,6 +122,16 @@ def test_conv_explorer_says_when_the_dilated_filter_does_not_fit():
     w.close()
 
 
+def test_conv_explorer_colour_scale_is_centred_at_zero_for_one_signed_responses():
+    edge = np.zeros((6, 6), np.float32)
+    edge[:, :3] = 1.0  # bright left, dark right: the Sobel filter responds >= 0 only
+    w = ConvExplorer(edge, interactive=False)
+    top = float(w.output.max())
+    assert w.output.min() >= 0 and top > 0
+    assert w.im_out.get_clim() == pytest.approx((-top, top))
+    w.close()
+
+
 # ------------------------------------------------------------------ input normalization (lesson 5)
 def test_normalization_explorer_matches_the_formulas(digits):
     X = digits[0]
