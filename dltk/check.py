@@ -11,8 +11,10 @@ Two functions are not exercise checks:
 
 * :func:`prediction` reveals an experiment's result beside the student's
   prediction (cells tagged ``predict``): it never fails and never raises.
-* :func:`accuracy` guards a claim the lesson's text makes: it raises when the
-  claim fails, so a lesson that promises what it does not show fails its test.
+* :func:`accuracy` and :func:`claim` guard a claim the lesson's text makes (a
+  number reached; a yes/no statement such as "equal to ``F.conv2d``"): they
+  raise when the claim fails, so a lesson that promises what it does not show
+  fails its test. They are not exercise checks and stay out of :func:`results`.
 
 *Strict mode* (``DLTK_CHECK_STRICT=1`` or :func:`strict`) makes a wrong or
 unattempted answer raise ``AssertionError`` with the same message: the tests
@@ -50,6 +52,7 @@ __all__ = [
     "analysis",
     "prediction",
     "accuracy",
+    "claim",
     "attempted",
     "strict",
     "results",
@@ -372,3 +375,15 @@ def analysis(what: str, layers: Any, hint: str = "", **analyze_options: Any) -> 
     where = sorted({name for issue in report.errors for name in issue.layers})
     n = len(report.errors)
     return _wrong(what, f"analyzeNetwork reports {n} error{'s' if n > 1 else ''} (at {', '.join(where)}).", hint)
+
+
+def claim(what: str, condition: Any, detail: str = "") -> Feedback:
+    """Guard a yes/no statement the lesson makes (``claim("equal to F.conv2d", torch.allclose(a, b))``).
+
+    Shows "✅ what: yes" when ``condition`` is true; raises ``AssertionError``
+    (naming the claim and ``detail``) when it is false, in every mode — the
+    lesson's text would be wrong. Not an exercise check: not in :func:`results`.
+    """
+    if bool(condition):
+        return Feedback(True, f"{what}: yes.", CORRECT, what)
+    raise AssertionError(f"{what}: not true, although this lesson says so. {detail}".strip())
