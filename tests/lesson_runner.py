@@ -40,19 +40,6 @@ from nbclient import NotebookClient
 
 LESSONS = Path(__file__).resolve().parents[1] / "lessons"
 
-#: Lessons another helper converts to exercise/check/solution/predict cells on
-#: their branch (issue 11). The lead empties this list when the branches merge.
-PENDING_OTHER_HELPER_LESSONS: list[str] = [
-    "05_input_layers_and_normalization",
-    "06_convolution_and_fully_connected",
-    "07_activation_layers",
-    "08_normalization_dropout_cropping_resizing",
-    "09_pooling_and_unpooling",
-    "10_combination_layers_and_dag_networks",
-    "11_output_layers_and_losses",
-    "12_custom_layers_and_checklayer",
-    "13_two_stage_detector",
-]
 
 SETUP = "_dltk_marks = []  # test harness: which check results each check cell produced\n_dltk_values = {}"
 

@@ -20,17 +20,7 @@ import pytest
 
 import dltk
 
-from .lesson_runner import LESSONS, PENDING_OTHER_HELPER_LESSONS, find_exercises, lesson_paths, tags
-
-#: Catalog layers taught by a lesson that another helper writes (issue 11 §4: lesson 14, the
-#: sequence utilities, wordEmbeddingLayer, transposedConv3dLayer). The lead empties this list at merge.
-PENDING_OTHER_HELPER_LAYERS: list[str] = [
-    "sequenceFoldingLayer",
-    "sequenceUnfoldingLayer",
-    "flattenLayer",
-    "wordEmbeddingLayer",
-    "transposedConv3dLayer",
-]
+from .lesson_runner import LESSONS, find_exercises, lesson_paths, tags
 
 MAX_PLUMBING = 15
 
@@ -44,12 +34,7 @@ PLUMBING = re.compile(
 
 def _params():
     for p in lesson_paths():
-        marks = (
-            [pytest.mark.xfail(reason="converted on another helper's branch (issue 11)", strict=False)]
-            if p.stem in PENDING_OTHER_HELPER_LESSONS
-            else []
-        )
-        yield pytest.param(p, marks=marks, id=p.stem)
+        yield pytest.param(p, id=p.stem)
 
 
 def _code(nb) -> str:
@@ -110,10 +95,7 @@ def test_every_catalog_layer_is_used_in_a_lesson():
         names = [entry.matlab_name, entry.dltk_class.__name__]
         if not any(re.search(rf"\b{re.escape(n)}\b", code) for n in names):
             missing.append(entry.matlab_name)
-    unexpected = sorted(set(missing) - set(PENDING_OTHER_HELPER_LAYERS))
-    assert not unexpected, f"catalog layers no lesson uses: {unexpected}"
-    done = sorted(set(PENDING_OTHER_HELPER_LAYERS) - set(missing))
-    assert not done, f"now used in a lesson — remove from PENDING_OTHER_HELPER_LAYERS: {done}"
+    assert not missing, f"catalog layers no lesson uses: {sorted(missing)}"
 
 
 def test_plumbing_rule_counts_what_it_should():
