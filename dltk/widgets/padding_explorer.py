@@ -12,7 +12,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..errors import OptionError
 from ..options import positive_int
-from ..viz import _style as S
+from ..viz import style as S
 from .base import DltkWidget
 
 __all__ = ["PaddingExplorer", "padding_sweep"]
