@@ -55,6 +55,7 @@ lesson-report: install
 lint: install
 	$(PY) -m ruff check dltk tests benchmarks
 	$(PY) -m ruff format --check dltk tests benchmarks
+	$(VENV)/bin/lint-imports --no-cache   # import direction, contracts in pyproject.toml
 
 format: install
 	$(PY) -m ruff format dltk tests benchmarks

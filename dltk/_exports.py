@@ -10,20 +10,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .network import TOP_LEVEL as _NETWORK_NAMES
+
 SUBSYSTEMS: dict[str, tuple[str, ...]] = {
-    "dltk.network": (
-        "Network",
-        "LayerGraph",
-        "layerGraph",
-        "addLayers",
-        "connectLayers",
-        "disconnectLayers",
-        "removeLayers",
-        "replaceLayer",
-        "analyzeNetwork",
-        "assembleNetwork",
-        "NetworkAnalysis",
-    ),
+    "dltk.network": _NETWORK_NAMES,
     "dltk.train": (
         "trainingOptions",
         "trainNetwork",

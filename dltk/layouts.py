@@ -37,6 +37,10 @@ _MATLAB_ORDER = {
     "BTCHW": "HWCBT",
 }
 
+#: every dltk layout (rank 5 is a 3-D image unless a network said ``BTCHW``); the
+#: layouts an element-wise layer accepts
+ANY_LAYOUT = ("BC", "BTC", "BCHW", "BCDHW", "BTCHW")
+
 #: the usual layout for a tensor of a given rank (rank 5 is ambiguous: a 3-D
 #: image unless a layer was told it sees an image sequence)
 DEFAULT_LAYOUT = {2: "BC", 3: "BTC", 4: "BCHW", 5: "BCDHW"}

@@ -10,6 +10,7 @@ of the Pythonic class. Network-level MATLAB functions (``trainNetwork``,
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -24,19 +25,29 @@ def _camel(name: str) -> str:
     return head + "".join(w.capitalize() for w in rest)
 
 
+def signature(cls: type[Layer]) -> str:
+    """MATLAB's call, e.g. ``lstmLayer(numHiddenUnits, Name=Value)``: each class docstring's last line says it."""
+    pos = ", ".join(_camel(a) for a in cls.matlab_positional)
+    return f"{cls.matlab_name}({pos}{', ' if pos else ''}Name=Value)"
+
+
+def front_doc(cls: type[Layer]) -> str:
+    """The docstring of ``dltk.<matlabName>``: the call, its options, then the class docstring (math,
+    shapes, signals, example) — the one generator of the MATLAB constructors' docs."""
+    opts = ", ".join(["Name", *cls.matlab_options])
+    return (
+        f"MATLAB ``{signature(cls)}`` -> :class:`dltk.layers.{cls.__name__}`.\n\n"
+        f"Options (keywords or ``'Name', value`` pairs, case-insensitive): {opts}.\n\n"
+        f"{inspect.cleandoc(cls.__doc__ or '')}\n"
+    )
+
+
 def _make_front(cls: type[Layer]) -> Callable[..., Layer]:
     def front(*args: Any, **kwargs: Any) -> Layer:
         return cls.from_matlab(*args, **kwargs)
 
-    pos = ", ".join(_camel(a) for a in cls.matlab_positional)
-    opts = ", ".join(["Name", *cls.matlab_options])
     front.__name__ = front.__qualname__ = cls.matlab_name
-    signature = f"{cls.matlab_name}({pos}{', ' if pos else ''}Name=Value)"
-    front.__doc__ = (
-        f"MATLAB ``{signature}`` -> :class:`dltk.layers.{cls.__name__}`.\n\n"
-        f"Options (keywords or ``'Name', value`` pairs, case-insensitive): {opts}.\n\n"
-        f"See :class:`dltk.layers.{cls.__name__}` for the math, shapes and signals:\n\n" + (cls.__doc__ or "")
-    )
+    front.__doc__ = front_doc(cls)
     front.layer_class = cls  # type: ignore[attr-defined]
     return front
 

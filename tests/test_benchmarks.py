@@ -11,12 +11,35 @@ import math
 
 import dltk
 from benchmarks import bench_layers
+from tests.cases import all_cases
 
 
 def test_every_catalog_layer_has_a_benchmark_entry() -> None:
     names = {e.name for e in bench_layers.entries()}
     catalog = {cls.matlab_name for cls in dltk.layers.all_layer_classes()}
     assert catalog <= names, f"catalog layers without a benchmark entry: {sorted(catalog - names)}"
+
+
+def test_one_benchmark_entry_per_layer_read_from_the_layer_cases() -> None:
+    """The benchmark reads the registry: each layer's ``bench`` sits on one of its cases, once."""
+    names = [e.name for e in bench_layers.entries()]
+    assert sorted(names) == sorted(set(names)), (
+        f"layers with two bench entries: {sorted({n for n in names if names.count(n) > 1})}"
+    )
+    with_bench = [c for c in all_cases() if c.bench is not None]
+    assert len(with_bench) == len(names)
+    for case in with_bench:  # the bench sits on a case of the same layer
+        assert case.id.split("-")[0] == type((case.bench.make or case.make)()).matlab_name, case.id
+
+
+def test_the_criterion_follows_the_pytorch_time() -> None:
+    """Under 20 µs per PyTorch call a layer is judged by what dltk adds (≤ 2 µs), else by the ratio."""
+    small = {"torch_ms": 0.001, "added_us": 1.5, "ratio": 3.0}
+    assert bench_layers.criterion(small) == ("added ≤ 2 µs", True)
+    assert bench_layers.criterion({**small, "added_us": 4.9}) == ("added ≤ 2 µs", False)
+    big = {"torch_ms": 0.5, "added_us": 40.0, "ratio": 1.04}
+    assert bench_layers.criterion(big) == ("ratio ≤ 1.05", True)
+    assert bench_layers.criterion({**big, "ratio": 1.07}) == ("ratio ≤ 1.05", False)
 
 
 def test_every_entry_runs_and_the_table_lists_it() -> None:
@@ -28,3 +51,5 @@ def test_every_entry_runs_and_the_table_lists_it() -> None:
     for r in rows:
         assert f"| {r['layer']} |" in table
     assert f"{len(rows)} layers measured, 0 not measured" in table
+    assert all(r["layer"] in table.split("| criterion |")[1] for r in rows)
+    assert "| added ≤ 2 µs |" in table and "| ratio ≤ 1.05 |" in table

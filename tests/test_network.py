@@ -283,3 +283,36 @@ def test_setup_failure_becomes_a_network_error_and_an_analysis_issue() -> None:
         dltk.Network(layers)
     issue = dltk.analyzeNetwork(layers).errors[0]
     assert issue.layers[0] == "bs" and "RuntimeError" in issue.message
+
+
+def _lstm_with_states(n: int, batch: int) -> Layer:
+    return dltk.lstmLayer(n, HiddenState=torch.randn(n, batch), CellState=torch.randn(n, batch))
+
+
+def _bilstm_with_states(n: int, batch: int) -> Layer:
+    return dltk.bilstmLayer(n // 2, HiddenState=torch.randn(n, batch), CellState=torch.randn(n, batch))
+
+
+def _gru_with_state(n: int, batch: int) -> Layer:
+    return dltk.gruLayer(n, HiddenState=torch.randn(n, batch))
+
+
+@pytest.mark.parametrize("batch", [1, 3, 7])
+@pytest.mark.parametrize(
+    "make", [_lstm_with_states, _bilstm_with_states, _gru_with_state], ids=["lstm", "bilstm", "gru"]
+)
+def test_assembly_does_not_depend_on_the_batch_of_a_stored_state(make, batch):
+    """A per-observation initial state (B, n) fits only a batch of B; assembly's example batch must not trip on it."""
+    torch.manual_seed(0)
+    rnn = make(4, batch)
+    stored = rnn.HiddenState.clone()
+    layers = [dltk.sequenceInputLayer(3), rnn, dltk.fullyConnectedLayer(2)]
+    net = dltk.network.Network(layers).eval()
+    assert torch.equal(rnn.HiddenState, stored)  # set aside during assembly, back unchanged
+    X = torch.randn(batch, 5, 3)
+    with torch.no_grad():
+        expected = layers[2](rnn(X))  # the layer on its own uses its stored states
+        assert torch.equal(net(X), expected)
+        rec = dltk.record(layers, X)
+    assert torch.allclose(rec.output, expected, atol=1e-6)
+    assert torch.equal(rnn.HiddenState, stored)

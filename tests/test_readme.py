@@ -30,3 +30,12 @@ def test_readme_quickstart_is_make_lab_and_make_test():
 
 def test_ci_runs_make_test():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_benchmark_tables_live_in_benchmarks_readme_linked_from_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    bench = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
+    assert "](benchmarks/README.md)" in readme
+    assert "| layer | input | dltk ms | torch ms |" not in readme, "the long tables belong in benchmarks/README.md"
+    for table_head in ("| (B, T, D, H) | layers |", "| layer | input | dltk ms | torch ms |"):
+        assert table_head in bench

@@ -29,7 +29,7 @@ from dltk.viz import (
     softmax_breakdown,
     state_trajectories,
 )
-from dltk.viz import _style as S
+from dltk.viz import style as S
 
 LSTM_SIGS = ("input_gate", "forget_gate", "cell_candidate", "output_gate", "cell_state", "hidden_state")
 

@@ -17,7 +17,7 @@ from matplotlib.path import Path
 
 import dltk
 from dltk.viz import LSTMCellDiagram, NetworkGraph
-from dltk.viz import _style as S
+from dltk.viz import style as S
 
 
 def _pixel(fig, x: float, y: float, ax) -> np.ndarray:

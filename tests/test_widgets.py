@@ -291,7 +291,7 @@ def test_guard_busy_state_and_close():
     w._guard(boom)()
     assert "bad value" in w.error_area.value and isinstance(w.errors[-1], ValueError)
     assert not button.disabled and not w.busy and w.status.value == ""
-    from dltk.viz._style import new_figure
+    from dltk.viz.style import new_figure
 
     fig = new_figure((2, 2))
     view = w._view(fig, [fig.text(0.5, 0.5, "x")])
@@ -361,7 +361,7 @@ def test_explorer_readout_follows_the_chosen_layer_and_observation():
 
 def test_ipympl_view_sends_no_frame_before_the_browser_view_and_one_full_frame_per_refresh():
     pytest.importorskip("ipympl")
-    from dltk.viz._style import new_figure
+    from dltk.viz.style import new_figure
     from dltk.widgets import FigureView
 
     fig = new_figure((3, 2))

@@ -11,9 +11,11 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from ._recurrent import GATE_FUNCTIONS, STATE_FUNCTIONS
 from .base import Layer, matlab_property
 
-__all__ = ["Layer", "matlab_property", "all_layer_classes"]
+#: GATE_FUNCTIONS / STATE_FUNCTIONS: the recurrent layers' activation functions by MATLAB option value
+__all__ = ["Layer", "matlab_property", "all_layer_classes", "GATE_FUNCTIONS", "STATE_FUNCTIONS"]
 
 _SKIP = {"base", "initializers"}
 

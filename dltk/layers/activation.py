@@ -13,13 +13,11 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - PyTorch convention
 from torch import nn
 
+from ..layouts import ANY_LAYOUT
 from ..options import number, positive_int
 from .base import Layer, matlab_property
 
 __all__ = ["ReLU", "LeakyReLU", "ClippedReLU", "ELU", "Tanh", "Sigmoid", "Softmax", "PReLU"]
-
-#: every dltk layout; rank 5 is a 3-D image unless a network said ``BTCHW``
-ANY_LAYOUT = ("BC", "BTC", "BCHW", "BCDHW", "BTCHW")
 
 
 def _g(v: float) -> str:
@@ -27,9 +25,9 @@ def _g(v: float) -> str:
 
 
 class ReLU(Layer):
-    r"""Rectified linear unit. MATLAB: ``reluLayer(Name=Value)``.
+    r"""Rectified linear unit.
 
-    .. math::
+    Math:
         y = \max(0, x)
 
     where :math:`x` is any input element and :math:`y` the output element.
@@ -47,6 +45,8 @@ class ReLU(Layer):
     Example:
         >>> dltk.reluLayer()(torch.tensor([[-1.0, 2.0]]))
         tensor([[0., 2.]])
+
+    MATLAB: reluLayer(Name=Value)
     """
 
     signals = ("active",)
@@ -70,9 +70,9 @@ class ReLU(Layer):
 
 
 class LeakyReLU(Layer):
-    r"""Leaky ReLU. MATLAB: ``leakyReluLayer(scale, Name=Value)``.
+    r"""Leaky ReLU.
 
-    .. math::
+    Math:
         y = \begin{cases} x & x \ge 0 \\ s\,x & x < 0 \end{cases}
 
     where :math:`s` is the scale (MATLAB ``Scale``) applied to negative inputs.
@@ -91,6 +91,8 @@ class LeakyReLU(Layer):
     Example:
         >>> dltk.leakyReluLayer(0.1)(torch.tensor([[-1.0, 2.0]]))
         tensor([[-0.1000,  2.0000]])
+
+    MATLAB: leakyReluLayer(scale, Name=Value)
     """
 
     signals = ("negative",)
@@ -122,9 +124,9 @@ class LeakyReLU(Layer):
 
 
 class ClippedReLU(Layer):
-    r"""ReLU clipped at a ceiling. MATLAB: ``clippedReluLayer(ceiling, Name=Value)``.
+    r"""ReLU clipped at a ceiling.
 
-    .. math::
+    Math:
         y = \min(\max(0, x), c)
 
     where :math:`c > 0` is the ceiling (MATLAB ``Ceiling``).
@@ -144,6 +146,8 @@ class ClippedReLU(Layer):
     Example:
         >>> dltk.clippedReluLayer(1)(torch.tensor([[-1.0, 0.5, 2.0]]))
         tensor([[0.0000, 0.5000, 1.0000]])
+
+    MATLAB: clippedReluLayer(ceiling, Name=Value)
     """
 
     signals = ("clipped_low", "clipped_high")
@@ -180,9 +184,9 @@ class ClippedReLU(Layer):
 
 
 class ELU(Layer):
-    r"""Exponential linear unit. MATLAB: ``eluLayer(alpha, Name=Value)``.
+    r"""Exponential linear unit.
 
-    .. math::
+    Math:
         y = \begin{cases} x & x \ge 0 \\ \alpha\,(e^{x} - 1) & x < 0 \end{cases}
 
     where :math:`\alpha > 0` (MATLAB ``Alpha``) is the value the output approaches for very negative inputs, negated.
@@ -201,6 +205,8 @@ class ELU(Layer):
     Example:
         >>> dltk.eluLayer()(torch.tensor([[0.0, 1.0]]))
         tensor([[0., 1.]])
+
+    MATLAB: eluLayer(alpha, Name=Value)
     """
 
     signals = ("negative",)
@@ -232,9 +238,9 @@ class ELU(Layer):
 
 
 class Tanh(Layer):
-    r"""Hyperbolic tangent. MATLAB: ``tanhLayer(Name=Value)``.
+    r"""Hyperbolic tangent.
 
-    .. math::
+    Math:
         y = \tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}
 
     where :math:`x` is any input element; outputs lie in (−1, 1).
@@ -251,6 +257,8 @@ class Tanh(Layer):
     Example:
         >>> dltk.tanhLayer()(torch.zeros(1, 2))
         tensor([[0., 0.]])
+
+    MATLAB: tanhLayer(Name=Value)
     """
 
     matlab_name = "tanhLayer"
@@ -270,9 +278,9 @@ class Tanh(Layer):
 
 
 class Sigmoid(Layer):
-    r"""Logistic sigmoid. MATLAB: ``sigmoidLayer(Name=Value)``.
+    r"""Logistic sigmoid.
 
-    .. math::
+    Math:
         y = \frac{1}{1 + e^{-x}}
 
     where :math:`x` is any input element; outputs lie in (0, 1).
@@ -289,6 +297,8 @@ class Sigmoid(Layer):
     Example:
         >>> dltk.sigmoidLayer()(torch.zeros(1, 2))
         tensor([[0.5000, 0.5000]])
+
+    MATLAB: sigmoidLayer(Name=Value)
     """
 
     matlab_name = "sigmoidLayer"
@@ -308,9 +318,9 @@ class Sigmoid(Layer):
 
 
 class Softmax(Layer):
-    r"""Softmax over the channels. MATLAB: ``softmaxLayer(Name=Value)``.
+    r"""Softmax over the channels.
 
-    .. math::
+    Math:
         y_r = \frac{e^{a_r}}{\sum_{j=1}^{C} e^{a_j}}
 
     where :math:`a_1 … a_C` are the C channel values (logits) at one
@@ -331,6 +341,8 @@ class Softmax(Layer):
     Example:
         >>> dltk.softmaxLayer()(torch.zeros(1, 4))
         tensor([[0.2500, 0.2500, 0.2500, 0.2500]])
+
+    MATLAB: softmaxLayer(Name=Value)
     """
 
     signals = ("logits", "probabilities")
@@ -366,7 +378,7 @@ class PReLU(Layer):
     learnable as an ``nn.Parameter``, check the input, emit the signals,
     return the output. Autograd supplies the backward pass.
 
-    .. math::
+    Math:
         y = \max(0, x) + \alpha_c \min(0, x)
 
     where :math:`\alpha_c` is the learnable slope of channel :math:`c` for negative inputs.
@@ -389,6 +401,8 @@ class PReLU(Layer):
         >>> layer = dltk.preluLayer(3, "prelu")
         >>> layer(torch.randn(2, 3, 5, 5)).shape
         torch.Size([2, 3, 5, 5])
+
+    MATLAB: preluLayer(numChannels, name, Name=Value)
     """
 
     signals = ("negative_part",)

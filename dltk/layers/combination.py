@@ -14,13 +14,11 @@ import torch
 from torch import nn
 
 from ..errors import LayerInputError, OptionError
-from ..layouts import _MATLAB_ORDER, describe, matlab_format
+from ..layouts import _MATLAB_ORDER, ANY_LAYOUT, describe, matlab_format
 from ..options import positive_int
 from .base import Layer
 
 __all__ = ["Addition", "Multiplication", "DepthConcatenation", "Concatenation", "WeightedAddition"]
-
-ANY_LAYOUT = ("BC", "BTC", "BCHW", "BCDHW", "BTCHW")
 
 
 class _Combination(Layer):
@@ -116,9 +114,9 @@ class _Combination(Layer):
 
 
 class Addition(_Combination):
-    r"""Element-wise sum of the inputs. MATLAB: ``additionLayer(numInputs, Name=Value)``.
+    r"""Element-wise sum of the inputs.
 
-    .. math::
+    Math:
         y = x_1 + x_2 + \dots + x_N
 
     where :math:`x_i` is the input on port ``in<i>`` and :math:`N` is ``NumInputs``.
@@ -140,6 +138,8 @@ class Addition(_Combination):
         >>> add(torch.ones(2, 3), torch.ones(2, 3))
         tensor([[2., 2., 2.],
                 [2., 2., 2.]])
+
+    MATLAB: additionLayer(numInputs, Name=Value)
     """
 
     matlab_name = "additionLayer"
@@ -167,9 +167,9 @@ class Addition(_Combination):
 
 
 class Multiplication(_Combination):
-    r"""Element-wise product of the inputs. MATLAB: ``multiplicationLayer(numInputs, Name=Value)``.
+    r"""Element-wise product of the inputs.
 
-    .. math::
+    Math:
         y = x_1 \odot x_2 \odot \dots \odot x_N
 
     where :math:`x_i` is the input on port ``in<i>`` and :math:`\odot` the element-wise product.
@@ -189,6 +189,8 @@ class Multiplication(_Combination):
     Example:
         >>> dltk.multiplicationLayer(2)(torch.full((1, 2), 3.0), torch.full((1, 2), 2.0))
         tensor([[6., 6.]])
+
+    MATLAB: multiplicationLayer(numInputs, Name=Value)
     """
 
     matlab_name = "multiplicationLayer"
@@ -216,9 +218,9 @@ class Multiplication(_Combination):
 
 
 class DepthConcatenation(_Combination):
-    r"""Stack the inputs along the channel axis. MATLAB: ``depthConcatenationLayer(numInputs, Name=Value)``.
+    r"""Stack the inputs along the channel axis.
 
-    .. math::
+    Math:
         y = [x_1; x_2; \dots; x_N] \text{ along } C, \qquad C_y = \sum_i C_i
 
     where :math:`x_i` is the input on port ``in<i>`` with :math:`C_i` channels; the
@@ -240,6 +242,8 @@ class DepthConcatenation(_Combination):
         >>> cat = dltk.depthConcatenationLayer(2)
         >>> cat(torch.zeros(2, 3, 5, 5), torch.zeros(2, 4, 5, 5)).shape
         torch.Size([2, 7, 5, 5])
+
+    MATLAB: depthConcatenationLayer(numInputs, Name=Value)
     """
 
     matlab_name = "depthConcatenationLayer"
@@ -263,9 +267,9 @@ class DepthConcatenation(_Combination):
 
 
 class Concatenation(_Combination):
-    r"""Concatenate the inputs along a MATLAB dimension. MATLAB: ``concatenationLayer(dim, numInputs, Name=Value)``.
+    r"""Concatenate the inputs along a MATLAB dimension.
 
-    .. math::
+    Math:
         y = \text{cat}_{\text{dim}}(x_1, \dots, x_N)
 
     where :math:`x_i` is the input on port ``in<i>`` and ``dim`` counts the
@@ -290,7 +294,9 @@ class Concatenation(_Combination):
         name: layer name (MATLAB ``Name``). Default: ``''``.
 
     Shape:
-        Inputs in one layout; output the same layout, longer along the concatenated axis.
+        Inputs in one layout; output the same layout, longer along the concatenated axis,
+        e.g. dim 3 of images: (B, C1, H, W), (B, C2, H, W) -> (B, C1 + C2, H, W), MATLAB SSCB;
+        dim 1 of sequences: (B, T, C1), (B, T, C2) -> (B, T, C1 + C2), MATLAB CBT.
 
     Signals:
         ``input_1`` … ``input_N`` (input layout): each input.
@@ -299,6 +305,8 @@ class Concatenation(_Combination):
         >>> cat = dltk.concatenationLayer(3, 2)   # SSCB dim 3 = channels
         >>> cat(torch.zeros(2, 3, 5, 5), torch.zeros(2, 1, 5, 5)).shape
         torch.Size([2, 4, 5, 5])
+
+    MATLAB: concatenationLayer(dim, numInputs, Name=Value)
     """
 
     matlab_name = "concatenationLayer"
@@ -349,7 +357,7 @@ class WeightedAddition(Layer):
     :class:`~dltk.layers.Layer` with ``input_names`` ``in1``…``inN``, one
     learnable, a signal per input, and autograd for the backward pass.
 
-    .. math::
+    Math:
         y = \sum_{i=1}^{N} w_i\, x_i
 
     where :math:`x_i` is the input on port ``in<i>`` and :math:`w_i` its learnable weight.
@@ -372,6 +380,8 @@ class WeightedAddition(Layer):
         >>> layer = dltk.weightedAdditionLayer(2, "add")
         >>> layer(torch.ones(1, 3), torch.ones(1, 3)).shape
         torch.Size([1, 3])
+
+    MATLAB: weightedAdditionLayer(numInputs, name, Name=Value)
     """
 
     matlab_name = "weightedAdditionLayer"

@@ -224,7 +224,19 @@ class _Convolution(sp.SlidingWindowOptions, Layer):
         )
 
 
-_CONV_DOC_ARGS = """
+class Convolution2d(_Convolution):
+    r"""2-D convolution: slide filters over an image, add a bias.
+
+    Math:
+        y_{b,f,i,j} = \beta_f + \sum_{c}\sum_{u,v} W_{f,c,u,v}\,
+        \tilde x_{b,c,\,s_h i + d_h u,\; s_w j + d_w v}
+
+    where :math:`\tilde x` is the padded input, :math:`W` the filters
+    (cross-correlation: no kernel flip), :math:`\beta` the bias,
+    :math:`s` the stride, :math:`d` the dilation factor, :math:`f` the filter,
+    :math:`c` the input channel and :math:`i, j` the output position. Output
+    height :math:`\lfloor (H + p_t + p_b - (d_h(k_h-1)+1)) / s_h\rfloor + 1`.
+    A 2-D image sequence is convolved at every time step independently.
     Args:
         filter_size: filter height and width (3-D: height, width, depth), a
             scalar or a vector (MATLAB ``filterSize``).
@@ -251,25 +263,6 @@ _CONV_DOC_ARGS = """
         weight_l2_factor, bias_l2_factor: MATLAB ``WeightL2Factor`` (default 1)
             / ``BiasL2Factor`` (default 0).
         name: layer name (MATLAB ``Name``). Default: ``''``.
-"""
-
-
-class Convolution2d(_Convolution):
-    r"""2-D convolution: slide filters over an image, add a bias.
-
-    MATLAB: ``convolution2dLayer(filterSize, numFilters, Name=Value)``.
-
-    .. math::
-        y_{b,f,i,j} = \beta_f + \sum_{c}\sum_{u,v} W_{f,c,u,v}\,
-        \tilde x_{b,c,\,s_h i + d_h u,\; s_w j + d_w v}
-
-    where :math:`\tilde x` is the padded input, :math:`W` the filters
-    (cross-correlation: no kernel flip), :math:`\beta` the bias,
-    :math:`s` the stride, :math:`d` the dilation factor, :math:`f` the filter,
-    :math:`c` the input channel and :math:`i, j` the output position. Output
-    height :math:`\lfloor (H + p_t + p_b - (d_h(k_h-1)+1)) / s_h\rfloor + 1`.
-    A 2-D image sequence is convolved at every time step independently.
-    {args}
     Shape:
         =====================  ==============================  ================
         input                  dltk                            MATLAB
@@ -293,6 +286,8 @@ class Convolution2d(_Convolution):
         >>> conv = dltk.convolution2dLayer(5, 20, Padding="same")
         >>> conv(torch.randn(2, 3, 28, 28)).shape
         torch.Size([2, 20, 28, 28])
+
+    MATLAB: convolution2dLayer(filterSize, numFilters, Name=Value)
     """
 
     matlab_name = "convolution2dLayer"
@@ -327,16 +322,39 @@ class Convolution2d(_Convolution):
 class Convolution3d(Convolution2d):
     r"""3-D convolution: slide 3-D filters over a volume, add a bias.
 
-    MATLAB: ``convolution3dLayer(filterSize, numFilters, Name=Value)``.
-
-    .. math::
+    Math:
         y_{b,f,i,j,l} = \beta_f + \sum_{c}\sum_{t,u,v} W_{f,c,t,u,v}\,
         \tilde x_{b,c,\,s_d i + d_d t,\; s_h j + d_h u,\; s_w l + d_w v}
 
     where the symbols are those of :class:`Convolution2d` with a depth axis
     added. Sizes in options are in MATLAB order (height, width, depth); the
     tensor axes are (depth, height, width).
-    {args}
+    Args:
+        filter_size: filter height and width (3-D: height, width, depth), a
+            scalar or a vector (MATLAB ``filterSize``).
+        num_filters: number of filters = output channels (MATLAB ``numFilters``).
+        stride: step of the filter per axis, MATLAB order (MATLAB ``Stride``). Default: 1.
+        dilation_factor: spacing between filter taps (MATLAB ``DilationFactor``). Default: 1.
+        padding: ``p``, ``[a b]`` (a top and bottom, b left and right),
+            ``[t b l r]`` (3-D: ``[a b c]`` or 2×3 ``[t l f; b r k]``), or
+            ``'same'`` — output size ``ceil(in/stride)``, the padding split
+            evenly and an odd extra row at the bottom, column at the right,
+            slice at the back (MATLAB ``Padding``). Default: 0.
+        padding_value: a number, ``'symmetric-include-edge'``,
+            ``'symmetric-exclude-edge'`` or ``'replicate'`` (MATLAB
+            ``PaddingValue``). Default: 0.
+        num_channels: input channels, or ``'auto'`` to infer them from the first
+            input (MATLAB ``NumChannels``). Default: ``'auto'``.
+        weights_initializer: ``'glorot'``, ``'he'``, ``'narrow-normal'``,
+            ``'zeros'``, ``'ones'`` or a callable ``fn(torch_shape)`` (MATLAB
+            ``WeightsInitializer``). Default: ``'glorot'``.
+        bias_initializer: ``'zeros'``, ``'narrow-normal'``, ``'ones'`` or a
+            callable (MATLAB ``BiasInitializer``). Default: ``'zeros'``.
+        weights, bias: initial values in MATLAB shape (MATLAB ``Weights``/``Bias``). Default: None.
+        weight_learn_rate_factor, bias_learn_rate_factor: Default: 1.
+        weight_l2_factor, bias_l2_factor: MATLAB ``WeightL2Factor`` (default 1)
+            / ``BiasL2Factor`` (default 0).
+        name: layer name (MATLAB ``Name``). Default: ``''``.
     Shape:
         (B, C, D, H, W) -> (B, F, D', H', W'); MATLAB SSSCB h×w×d×C×B -> SSSCB.
 
@@ -351,6 +369,8 @@ class Convolution3d(Convolution2d):
     Example:
         >>> dltk.convolution3dLayer(3, 8)(torch.randn(1, 2, 5, 6, 7)).shape
         torch.Size([1, 8, 3, 4, 5])
+
+    MATLAB: convolution3dLayer(filterSize, numFilters, Name=Value)
     """
 
     n = 3
@@ -376,7 +396,3 @@ class Convolution3d(Convolution2d):
     @Bias.setter
     def Bias(self, value: Any) -> None:  # noqa: N802
         self._set_view(self.Bias, value, "Bias")
-
-
-for _cls in (Convolution2d, Convolution3d):
-    _cls.__doc__ = _cls.__doc__.replace("    {args}\n", _CONV_DOC_ARGS.lstrip("\n"))

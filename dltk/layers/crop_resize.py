@@ -23,7 +23,7 @@ class Crop2d(Layer):
     MATLAB: ``crop2dLayer('centercrop')`` or ``crop2dLayer([x y])``; inputs
     ``'in'`` (map to crop) and ``'ref'`` (reference size).
 
-    .. math::
+    Math:
         y_{b,c,i,j} = x_{b,c,\,i + o_h,\; j + o_w}, \quad 0 \le i < h,\ 0 \le j < w
 
     where :math:`h, w` are the reference's height and width and
@@ -51,6 +51,8 @@ class Crop2d(Layer):
         >>> crop = dltk.crop2dLayer("centercrop")
         >>> crop(torch.randn(1, 3, 8, 8), torch.randn(1, 1, 5, 6)).shape
         torch.Size([1, 3, 5, 6])
+
+    MATLAB: crop2dLayer(location, Name=Value)
     """
 
     n: ClassVar[int] = 2
@@ -125,7 +127,7 @@ class Crop3d(Crop2d):
 
     MATLAB: ``crop3dLayer`` (centre crop) or ``crop3dLayer([X Y Z])``; inputs ``'in'``, ``'ref'``.
 
-    .. math::
+    Math:
         y_{b,c,t,i,j} = x_{b,c,\,t + o_d,\; i + o_h,\; j + o_w}
 
     where :math:`o = \lfloor (\text{in} - \text{ref})/2\rfloor` per axis for the
@@ -140,11 +142,16 @@ class Crop3d(Crop2d):
     Shape:
         ``in`` (B, C, D, H, W), ``ref`` (B, C', d, h, w) -> (B, C, d, h, w); MATLAB SSSCB.
 
-    Learnables: none. Signals: ``location`` (3,) int64 ``[X Y Z]``, 1-based.
+    Learnables: none.
+
+    Signals:
+        ``location`` (3,) int64 ``[X Y Z]``, 1-based.
 
     Example:
         >>> dltk.crop3dLayer()(torch.randn(1, 2, 6, 6, 6), torch.randn(1, 1, 4, 4, 4)).shape
         torch.Size([1, 2, 4, 4, 4])
+
+    MATLAB: crop3dLayer(location, Name=Value)
     """
 
     n = 3
@@ -172,7 +179,7 @@ class Resize2d(Layer):
     MATLAB: ``resize2dLayer(Scale=s)``, ``resize2dLayer(OutputSize=[h w])`` or
     ``resize2dLayer(EnableReferenceInput=true)`` (Image Processing Toolbox).
 
-    .. math::
+    Math:
         u_i = \begin{cases} (i + \tfrac12)/s - \tfrac12 & \text{half-pixel} \\ i / s & \text{asymmetric} \end{cases}
         \qquad y_i = \begin{cases} x_{\operatorname{clip}(\rho(u_i))} & \text{nearest} \\
         (1-\lambda_i)\,x_{k_i} + \lambda_i\,x_{\min(k_i + 1,\,n-1)} & \text{bilinear}
@@ -222,6 +229,8 @@ class Resize2d(Layer):
     Example:
         >>> dltk.resize2dLayer(Scale=2, Method="bilinear")(torch.randn(1, 3, 4, 5)).shape
         torch.Size([1, 3, 8, 10])
+
+    MATLAB: resize2dLayer(Name=Value)
     """
 
     n: ClassVar[int] = 2
@@ -375,7 +384,7 @@ class Resize3d(Resize2d):
 
     MATLAB: ``resize3dLayer(Scale=s | OutputSize=[h w d] | EnableReferenceInput=true)``.
 
-    .. math::
+    Math:
         y = R_w\,R_h\,R_d\,x
 
     where :math:`R_a` is the 1-D resampling of :class:`Resize2d` along axis
@@ -387,11 +396,16 @@ class Resize3d(Resize2d):
     Shape:
         (B, C, D, H, W) -> (B, C, D', H', W'); MATLAB SSSCB -> SSSCB.
 
-    Learnables: none. Signals: ``source_d``, ``source_h``, ``source_w`` (source coordinates per axis).
+    Learnables: none.
+
+    Signals:
+        ``source_d``, ``source_h``, ``source_w`` (source coordinates per axis).
 
     Example:
         >>> dltk.resize3dLayer(OutputSize=[4, 4, 2])(torch.randn(1, 1, 3, 2, 2)).shape
         torch.Size([1, 1, 2, 4, 4])
+
+    MATLAB: resize3dLayer(Name=Value)
     """
 
     n = 3

@@ -40,7 +40,7 @@ def _pairs(layer: Layer, x: torch.Tensor) -> torch.Tensor:
 class RPNSoftmax(Layer):
     r"""Softmax over each anchor's (object, background) pair (MATLAB ``rpnSoftmaxLayer``).
 
-    .. math::
+    Math:
         P^{obj}_{a} = \frac{e^{x_{a}}}{e^{x_{a}} + e^{x_{A+a}}}, \qquad
         P^{bg}_{a} = 1 - P^{obj}_{a}
 
@@ -70,6 +70,8 @@ class RPNSoftmax(Layer):
         >>> sm = dltk.rpnSoftmaxLayer(Name="rpn_softmax")
         >>> sm(torch.randn(1, 18, 7, 7)).shape      # 9 anchors
         torch.Size([1, 18, 7, 7])
+
+    MATLAB: rpnSoftmaxLayer(Name=Value)
     """
 
     signals = ("object_probability",)
@@ -92,7 +94,7 @@ class RPNSoftmax(Layer):
 class RPNClassification(ClassificationOutputLayer):
     r"""Object-vs-background cross-entropy for the RPN (MATLAB ``rpnClassificationLayer``).
 
-    .. math::
+    Math:
         \text{loss} = -\frac{1}{|\mathcal{A}|} \sum_{(n,a,h,w) \in \mathcal{A}}
             \ln \max(P_{c}, \epsilon)
 
@@ -128,6 +130,8 @@ class RPNClassification(ClassificationOutputLayer):
         >>> out = dltk.rpnClassificationLayer()
         >>> p = dltk.rpnSoftmaxLayer()(torch.randn(2, 6, 4, 4))
         >>> out.loss(p, torch.randint(-1, 2, (2, 3, 4, 4)))
+
+    MATLAB: rpnClassificationLayer(Name=Value)
     """
 
     signals = ("anchor_loss", "loss", "true_class_probability", "predicted", "correct")
@@ -192,7 +196,7 @@ class RPNClassification(ClassificationOutputLayer):
 class RCNNBoxRegression(RegressionOutputLayer):
     r"""Smooth L1 loss for box refinement (MATLAB ``rcnnBoxRegressionLayer``).
 
-    .. math::
+    Math:
         \text{loss} = \frac{1}{N} \sum_{n=1}^{N} \sum_{j \in \mathcal{V}_n} s(Y_{nj} - T_{nj}),
         \qquad s(x) = \begin{cases} 0.5 x^2 & |x| < 1 \\ |x| - 0.5 & \text{otherwise} \end{cases}
 
@@ -236,6 +240,8 @@ class RCNNBoxRegression(RegressionOutputLayer):
         >>> out = dltk.rcnnBoxRegressionLayer()
         >>> out.loss(torch.zeros(1, 8), torch.tensor([[0.5, 2.0, 0, 0] + [float("nan")] * 4]))
         tensor(1.6250)
+
+    MATLAB: rcnnBoxRegressionLayer(Name=Value)
     """
 
     signals = ("error", "abs_error", "quadratic_region", "loss")

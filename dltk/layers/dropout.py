@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F  # noqa: N812 - PyTorch convention
 
+from ..layouts import ANY_LAYOUT
 from ..options import number
 from .base import Layer, matlab_property
 
@@ -14,9 +15,7 @@ __all__ = ["Dropout"]
 class Dropout(Layer):
     r"""Inverted dropout: zero random elements while training, identity at prediction.
 
-    MATLAB: ``dropoutLayer(probability, Name=Value)``.
-
-    .. math::
+    Math:
         y = \frac{m \odot x}{1 - p}, \qquad m_i \sim \text{Bernoulli}(1 - p) \text{ independently}
 
     where :math:`p` is ``Probability``, :math:`m` the 0/1 mask (a fresh one on
@@ -44,6 +43,8 @@ class Dropout(Layer):
         >>> drop.eval()(torch.ones(2, 3))  # identity at prediction
         tensor([[1., 1., 1.],
                 [1., 1., 1.]])
+
+    MATLAB: dropoutLayer(probability, Name=Value)
     """
 
     signals = ("mask",)
@@ -62,7 +63,7 @@ class Dropout(Layer):
     Probability = matlab_property("probability")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        lay = self._check_input(x, ("BC", "BTC", "BCHW", "BCDHW", "BTCHW"))
+        lay = self._check_input(x, ANY_LAYOUT)
         if not self.training or self.probability == 0:
             return x
         if not self._wants("mask"):

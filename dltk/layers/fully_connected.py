@@ -20,9 +20,7 @@ _LAYOUTS = ("BC", "BTC", "BCHW", "BCDHW")  # features, sequences, images, volume
 class FullyConnected(Layer):
     r"""Fully connected layer: multiply by a weight matrix, add a bias.
 
-    MATLAB: ``fullyConnectedLayer(outputSize, Name=Value)``.
-
-    .. math::
+    Math:
         y = W x + b
 
     where :math:`x` is the input vector of size InputSize, :math:`W` the
@@ -71,6 +69,8 @@ class FullyConnected(Layer):
         >>> fc = dltk.fullyConnectedLayer(9)
         >>> fc(torch.randn(4, 100)).shape
         torch.Size([4, 9])
+
+    MATLAB: fullyConnectedLayer(outputSize, Name=Value)
     """
 
     signals = ("input_flat", "pre_bias")

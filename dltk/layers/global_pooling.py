@@ -16,9 +16,7 @@ _SPATIAL_DIMS = {2: (-2, -1), 3: (-3, -2, -1)}  # the H, W (and D) axes, counted
 class GlobalAveragePooling2d(Layer):
     r"""Global average pooling: the mean of every channel over all spatial positions.
 
-    MATLAB: ``globalAveragePooling2dLayer(Name=Value)``.
-
-    .. math::
+    Math:
         y_{b,c} = \frac{1}{HW} \sum_{i,j} x_{b,c,i,j}
 
     where :math:`H, W` are the input height and width (3-D: also depth :math:`D`).
@@ -30,11 +28,16 @@ class GlobalAveragePooling2d(Layer):
         (B, C, H, W) -> (B, C, 1, 1) (MATLAB SSCB h×w×C×B -> 1×1×C×B, singleton
         spatial axes kept); image sequences (B, T, C, H, W) -> (B, T, C, 1, 1).
 
-    Learnables: none. Signals: none besides the output.
+    Learnables: none.
+
+    Signals:
+        none besides the output.
 
     Example:
         >>> dltk.globalAveragePooling2dLayer()(torch.randn(2, 3, 5, 5)).shape
         torch.Size([2, 3, 1, 1])
+
+    MATLAB: globalAveragePooling2dLayer(Name=Value)
     """
 
     n: ClassVar[int] = 2
@@ -61,9 +64,7 @@ class GlobalAveragePooling2d(Layer):
 class GlobalAveragePooling3d(GlobalAveragePooling2d):
     r"""3-D global average pooling: the mean of every channel over the volume.
 
-    MATLAB: ``globalAveragePooling3dLayer(Name=Value)``.
-
-    .. math::
+    Math:
         y_{b,c} = \frac{1}{DHW} \sum_{t,i,j} x_{b,c,t,i,j}
 
     where :math:`D, H, W` are the input depth, height and width.
@@ -74,11 +75,16 @@ class GlobalAveragePooling3d(GlobalAveragePooling2d):
     Shape:
         (B, C, D, H, W) -> (B, C, 1, 1, 1); MATLAB SSSCB -> 1×1×1×C×B.
 
-    Learnables: none. Signals: none besides the output.
+    Learnables: none.
+
+    Signals:
+        none besides the output.
 
     Example:
         >>> dltk.globalAveragePooling3dLayer()(torch.randn(2, 3, 4, 5, 5)).shape
         torch.Size([2, 3, 1, 1, 1])
+
+    MATLAB: globalAveragePooling3dLayer(Name=Value)
     """
 
     n = 3
@@ -91,9 +97,7 @@ class GlobalAveragePooling3d(GlobalAveragePooling2d):
 class GlobalMaxPooling2d(GlobalAveragePooling2d):
     r"""Global max pooling: the largest value of every channel.
 
-    MATLAB: ``globalMaxPooling2dLayer(Name=Value)``.
-
-    .. math::
+    Math:
         y_{b,c} = \max_{i,j} x_{b,c,i,j}
 
     where :math:`i, j` run over the height and width. The gradient goes to the
@@ -114,6 +118,8 @@ class GlobalMaxPooling2d(GlobalAveragePooling2d):
     Example:
         >>> dltk.globalMaxPooling2dLayer()(torch.randn(2, 3, 5, 5)).shape
         torch.Size([2, 3, 1, 1])
+
+    MATLAB: globalMaxPooling2dLayer(Name=Value)
     """
 
     signals = ("indices", "switch_mask")
@@ -145,9 +151,7 @@ class GlobalMaxPooling2d(GlobalAveragePooling2d):
 class GlobalMaxPooling3d(GlobalMaxPooling2d):
     r"""3-D global max pooling: the largest value of every channel over the volume.
 
-    MATLAB: ``globalMaxPooling3dLayer(Name=Value)``.
-
-    .. math::
+    Math:
         y_{b,c} = \max_{t,i,j} x_{b,c,t,i,j}
 
     where :math:`t, i, j` run over depth, height and width.
@@ -158,11 +162,16 @@ class GlobalMaxPooling3d(GlobalMaxPooling2d):
     Shape:
         (B, C, D, H, W) -> (B, C, 1, 1, 1); MATLAB SSSCB -> 1×1×1×C×B.
 
-    Learnables: none. Signals: ``indices`` (flat D·H·W index), ``switch_mask`` (input layout).
+    Learnables: none.
+
+    Signals:
+        ``indices`` (flat D·H·W index), ``switch_mask`` (input layout).
 
     Example:
         >>> dltk.globalMaxPooling3dLayer()(torch.randn(2, 3, 4, 5, 5)).shape
         torch.Size([2, 3, 1, 1, 1])
+
+    MATLAB: globalMaxPooling3dLayer(Name=Value)
     """
 
     n = 3

@@ -18,9 +18,7 @@ __all__ = ["GroupedConvolution2d"]
 class GroupedConvolution2d(_Convolution):
     r"""Grouped 2-D convolution: split the channels into groups, convolve each group on its own.
 
-    MATLAB: ``groupedConvolution2dLayer(filterSize, numFiltersPerGroup, numGroups, Name=Value)``.
-
-    .. math::
+    Math:
         y_{b,\,gF+f} = \beta_{g,f} + \sum_{c < C_g} W_{g,f,c} \star \tilde x_{b,\,gC_g + c}
 
     where :math:`g` is the group, :math:`F` = NumFiltersPerGroup,
@@ -57,6 +55,8 @@ class GroupedConvolution2d(_Convolution):
         >>> dw = dltk.groupedConvolution2dLayer(3, 1, "channel-wise", Padding="same")
         >>> dw(torch.randn(2, 4, 8, 8)).shape
         torch.Size([2, 4, 8, 8])
+
+    MATLAB: groupedConvolution2dLayer(filterSize, numFiltersPerGroup, numGroups, Name=Value)
     """
 
     matlab_name = "groupedConvolution2dLayer"

@@ -25,7 +25,7 @@ fresh network runs. σ uses N−1 normalization, like MATLAB's ``std``
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch
@@ -47,6 +47,33 @@ _NEEDS = {
 _STAT_OPTION = {"mean": "Mean", "std": "StandardDeviation", "min": "Min", "max": "Max"}
 _TO_DLTK = {3: (2, 0, 1), 4: (3, 2, 0, 1)}  # MATLAB h×w×c / h×w×d×c -> c×h×w / c×d×h×w
 _TO_MATLAB = {3: (1, 2, 0), 4: (2, 3, 1, 0)}
+
+
+class _CastStat(NamedTuple):
+    """A statistic buffer converted to the data's dtype (reused while the buffer is unchanged)."""
+
+    source: torch.Tensor  # the float64 buffer
+    version: int  # its in-place version when converted
+    value: torch.Tensor  # the buffer in the data's dtype
+
+
+class _AffinePlan(NamedTuple):
+    """The normalization as ``a·x + b``, worked out for two statistics in one dtype and device."""
+
+    first: torch.Tensor  # the statistics it was worked out from: (mean, std) or (min, max)
+    second: torch.Tensor
+    first_version: int  # their in-place versions then
+    second_version: int
+    dtype: torch.dtype  # the data's dtype and device
+    device: torch.device
+    ab: tuple[torch.Tensor, torch.Tensor] | None  # (a, b), or None: use the step-by-step formula
+
+
+class _SizesMemo(NamedTuple):
+    """The known axis sizes for ``_check_input``, for one (input_size, data_layout)."""
+
+    key: tuple[Any, str]
+    sizes: dict[str, int]
 
 
 def _size(where: str, value: Any, n: tuple[int, ...]) -> tuple[int, ...]:
@@ -88,8 +115,8 @@ class _Input(Layer):
         )
         for key, value in stats.items():
             self.register_buffer(key, None if value is None else self._from_matlab(key, value))
-        #: statistic name -> (the buffer, its version, the buffer in the input's dtype)
-        self._cast: dict[str, tuple[torch.Tensor, int, torch.Tensor]] = {}
+        #: statistic name -> the buffer converted to the input's dtype
+        self._cast: dict[str, _CastStat] = {}
 
     def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any) -> None:
         # statistics fitted after construction: accept them into a fresh layer's empty slots
@@ -175,10 +202,10 @@ class _Input(Layer):
         if s is None or s.dtype == dtype:
             return s
         hit = self._cast.get(key)
-        if hit is None or hit[0] is not s or hit[1] != s._version or hit[2].dtype != dtype:
-            hit = (s, s._version, s.to(dtype))
+        if hit is None or hit.source is not s or hit.version != s._version or hit.value.dtype != dtype:
+            hit = _CastStat(s, s._version, s.to(dtype))
             self._cast[key] = hit
-        return hit[2]
+        return hit.value
 
     def _affine(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
         r"""``(a, b)`` with normalized data :math:`a x + b`, in ``x``'s dtype and device, or None.
@@ -195,10 +222,12 @@ class _Input(Layer):
         if s0 is None or s1 is None:
             return None
         v0, v1 = s0._version, s1._version
-        p = self.__dict__.get("_affine_plan")  # (s0, s1, their versions, dtype, device, (a, b))
-        if p is not None and p[0] is s0 and p[1] is s1 and p[2] == v0 and p[3] == v1 and p[4] == x.dtype:
-            if p[5] == x.device:
-                return p[6]
+        plan: _AffinePlan | None = self.__dict__.get("_affine_plan")
+        if plan is not None:  # (one unpacking: cheaper than seven attribute reads on every call)
+            first, second, first_version, second_version, dtype, device, ab = plan
+            if first is s0 and second is s1 and first_version == v0 and second_version == v1 and dtype == x.dtype:
+                if device == x.device:
+                    return ab
         lo, hi = s0.double(), s1.double()
         div = hi if self.normalization == "zscore" else hi - lo
         ab = None
@@ -207,7 +236,7 @@ class _Input(Layer):
             if self.normalization == "rescale-symmetric":
                 a, b = 2 * a, 2 * b - 1
             ab = (a.to(device=x.device, dtype=x.dtype), b.to(device=x.device, dtype=x.dtype))
-        self.__dict__["_affine_plan"] = (s0, s1, v0, v1, x.dtype, x.device, ab)
+        self.__dict__["_affine_plan"] = _AffinePlan(s0, s1, v0, v1, x.dtype, x.device, ab)
         return ab
 
     def _normalize(self, x: torch.Tensor) -> torch.Tensor:
@@ -240,11 +269,11 @@ class _Input(Layer):
     def _sizes(self) -> dict[str, int]:
         """Known axis sizes for :meth:`_check_input` (kept until ``input_size`` changes)."""
         key = (self.input_size, self.data_layout)
-        memo = self.__dict__.get("_sizes_memo")
-        if memo is None or memo[0] != key:
-            memo = (key, dict(zip([a for a in self.data_layout if a not in "BT"], self._sample_shape())))
+        memo: _SizesMemo | None = self.__dict__.get("_sizes_memo")
+        if memo is None or memo.key != key:
+            memo = _SizesMemo(key, dict(zip([a for a in self.data_layout if a not in "BT"], self._sample_shape())))
             self.__dict__["_sizes_memo"] = memo
-        return memo[1]
+        return memo.sizes
 
     def example(self, batch: int = 2, time: int = 4) -> torch.Tensor:
         """Zeros in the layer's data layout (``time`` is used for sequence layers)."""
@@ -307,9 +336,19 @@ class _Input(Layer):
 class SequenceInput(_Input):
     r"""Sequence input layer: starts a network on sequence data.
 
-    MATLAB: ``sequenceInputLayer(inputSize, Name=Value)``.
+    Normalization:
 
-    {math}
+    Math:
+        \text{zerocenter: } y = x - \mu \quad
+        \text{zscore: } y = \frac{x - \mu}{\sigma} \quad
+        \text{rescale-symmetric: } y = 2\,\frac{x - m}{M - m} - 1 \quad
+        \text{rescale-zero-one: } y = \frac{x - m}{M - m}
+
+    where :math:`x` is the data, :math:`\mu` the ``Mean``, :math:`\sigma` the
+    ``StandardDeviation``, :math:`m` the ``Min`` and :math:`M` the ``Max``
+    statistic (per channel by default; see ``NormalizationDimension``), given
+    as options or computed by ``fit_normalization``; an unknown statistic is
+    neutral (μ = m = 0, σ = M − m = 1).
 
     Args:
         input_size: ``C`` (vector sequences) or ``[h w c]`` (2-D image
@@ -343,6 +382,8 @@ class SequenceInput(_Input):
         >>> layer = dltk.sequenceInputLayer(12)
         >>> layer(torch.randn(4, 20, 12)).shape
         torch.Size([4, 20, 12])
+
+    MATLAB: sequenceInputLayer(inputSize, Name=Value)
     """
 
     matlab_name = "sequenceInputLayer"
@@ -412,7 +453,19 @@ class FeatureInput(_Input):
 
     MATLAB: ``featureInputLayer(numFeatures, Name=Value)``.
 
-    {math}
+    Normalization:
+
+    Math:
+        \text{zerocenter: } y = x - \mu \quad
+        \text{zscore: } y = \frac{x - \mu}{\sigma} \quad
+        \text{rescale-symmetric: } y = 2\,\frac{x - m}{M - m} - 1 \quad
+        \text{rescale-zero-one: } y = \frac{x - m}{M - m}
+
+    where :math:`x` is the data, :math:`\mu` the ``Mean``, :math:`\sigma` the
+    ``StandardDeviation``, :math:`m` the ``Min`` and :math:`M` the ``Max``
+    statistic (per channel by default; see ``NormalizationDimension``), given
+    as options or computed by ``fit_normalization``; an unknown statistic is
+    neutral (μ = m = 0, σ = M − m = 1).
 
     Args:
         input_size: number of features C (MATLAB ``numFeatures``).
@@ -425,11 +478,16 @@ class FeatureInput(_Input):
     Shape:
         (B, C) -> (B, C); MATLAB ``CB`` C×B.
 
-    Learnables: none. Signals: ``raw``, ``normalized`` (B, C).
+    Learnables: none.
+
+    Signals:
+        ``raw``, ``normalized`` (B, C).
 
     Example:
         >>> dltk.featureInputLayer(4)(torch.randn(8, 4)).shape
         torch.Size([8, 4])
+
+    MATLAB: featureInputLayer(inputSize, Name=Value)
     """
 
     matlab_name = "featureInputLayer"
@@ -466,9 +524,19 @@ class FeatureInput(_Input):
 class ImageInput(_Input):
     r"""Image input layer: starts a network on 2-D images.
 
-    MATLAB: ``imageInputLayer(inputSize, Name=Value)``.
+    Normalization:
 
-    {math}
+    Math:
+        \text{zerocenter: } y = x - \mu \quad
+        \text{zscore: } y = \frac{x - \mu}{\sigma} \quad
+        \text{rescale-symmetric: } y = 2\,\frac{x - m}{M - m} - 1 \quad
+        \text{rescale-zero-one: } y = \frac{x - m}{M - m}
+
+    where :math:`x` is the data, :math:`\mu` the ``Mean``, :math:`\sigma` the
+    ``StandardDeviation``, :math:`m` the ``Min`` and :math:`M` the ``Max``
+    statistic (per channel by default; see ``NormalizationDimension``), given
+    as options or computed by ``fit_normalization``; an unknown statistic is
+    neutral (μ = m = 0, σ = M − m = 1).
 
     Args:
         input_size: ``[h w c]`` (or ``[h w]``, c = 1) (MATLAB ``inputSize``).
@@ -483,11 +551,16 @@ class ImageInput(_Input):
     Shape:
         (B, C, H, W) -> (B, C, H, W); MATLAB ``SSCB`` H×W×C×B.
 
-    Learnables: none. Signals: ``raw``, ``normalized`` (B, C, H, W).
+    Learnables: none.
+
+    Signals:
+        ``raw``, ``normalized`` (B, C, H, W).
 
     Example:
         >>> dltk.imageInputLayer([28, 28, 1])(torch.rand(2, 1, 28, 28)).shape
         torch.Size([2, 1, 28, 28])
+
+    MATLAB: imageInputLayer(inputSize, Name=Value)
     """
 
     matlab_name = "imageInputLayer"
@@ -529,7 +602,19 @@ class Image3dInput(ImageInput):
     MATLAB: ``image3dInputLayer(inputSize, Name=Value)``; same options and
     defaults as :class:`ImageInput` (``Normalization`` default ``'zerocenter'``).
 
-    {math}
+    Normalization:
+
+    Math:
+        \text{zerocenter: } y = x - \mu \quad
+        \text{zscore: } y = \frac{x - \mu}{\sigma} \quad
+        \text{rescale-symmetric: } y = 2\,\frac{x - m}{M - m} - 1 \quad
+        \text{rescale-zero-one: } y = \frac{x - m}{M - m}
+
+    where :math:`x` is the data, :math:`\mu` the ``Mean``, :math:`\sigma` the
+    ``StandardDeviation``, :math:`m` the ``Min`` and :math:`M` the ``Max``
+    statistic (per channel by default; see ``NormalizationDimension``), given
+    as options or computed by ``fit_normalization``; an unknown statistic is
+    neutral (μ = m = 0, σ = M − m = 1).
 
     Args:
         input_size: ``[h w d c]`` (or ``[h w d]``, c = 1) (MATLAB ``inputSize``).
@@ -540,11 +625,16 @@ class Image3dInput(ImageInput):
     Shape:
         (B, C, D, H, W) -> same; MATLAB ``SSSCB`` H×W×D×C×B.
 
-    Learnables: none. Signals: ``raw``, ``normalized`` (B, C, D, H, W).
+    Learnables: none.
+
+    Signals:
+        ``raw``, ``normalized`` (B, C, D, H, W).
 
     Example:
         >>> dltk.image3dInputLayer([8, 8, 4, 1])(torch.rand(2, 1, 4, 8, 8)).shape
         torch.Size([2, 1, 4, 8, 8])
+
+    MATLAB: image3dInputLayer(inputSize, Name=Value)
     """
 
     matlab_name = "image3dInputLayer"
@@ -561,6 +651,10 @@ class Image3dInput(ImageInput):
         return f"{'×'.join(map(str, self.input_size))} 3-D images{self._norm_text()}"
 
 
+_min_reduce = np.minimum.reduce
+_INF = float("inf")
+
+
 class ROIInput(Layer):
     r"""ROI input layer: regions of interest for Fast R-CNN style networks.
 
@@ -568,7 +662,7 @@ class ROIInput(Layer):
     recommended" in new MATLAB code). It feeds ``roiMaxPooling2dLayer``'s
     ``roi`` input.
 
-    .. math::
+    Math:
         \text{row } r = [\,b_r,\ x_r,\ y_r,\ w_r,\ h_r\,]
 
     where :math:`b_r` is the 0-based index of the observation (image) in the
@@ -587,11 +681,16 @@ class ROIInput(Layer):
         (R, 5) -> (R, 5), R regions over the whole batch; data layout ``"ROI"``
         (not a tensor layout of :mod:`dltk.layouts`; MATLAB: M×4 per image).
 
-    Learnables: none. Signals: ``raw`` (R, 5).
+    Learnables: none.
+
+    Signals:
+        ``raw`` (R, 5).
 
     Example:
         >>> dltk.roiInputLayer()(torch.tensor([[0., 1, 1, 4, 4]])).shape
         torch.Size([1, 5])
+
+    MATLAB: roiInputLayer(Name=Value)
     """
 
     matlab_name = "roiInputLayer"
@@ -621,29 +720,19 @@ class ROIInput(Layer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != 5 or not x.is_floating_point():
             raise self._fail("(R, 5) float rows [batch_index, x, y, w, h] [MATLAB M×4 [x y w h] per image]", x)
-        if x.numel() and float(x.detach()[:, 3:].amin()) <= 0:  # (NaN passes, as NaN <= 0 is false)
+        # the smallest width or height (NaN passes, as NaN <= 0 is false; no rows: inf). A CPU
+        # tensor outside autograd is read through NumPy (x.numpy() refuses the others: CUDA,
+        # autograd, bfloat16): on a few dozen rows torch's slice-and-reduce costs a few µs of
+        # fixed overhead, NumPy's reduction a fraction of that; the same minimum either way.
+        try:
+            smallest = _min_reduce(x.numpy()[:, 3:], None, None, None, False, _INF)
+        except (TypeError, RuntimeError):
+            smallest = float(x.detach()[:, 3:].amin()) if x.numel() else _INF
+        if smallest <= 0:
             raise self._fail("positive widths and heights (columns 4 and 5)", x)
-        self._emit("raw", x)
+        if self._recorder is not None:
+            self._emit("raw", x)
         return x
 
     def description(self) -> str:
         return "ROI input ([batch_index x y w h] rows)"
-
-
-_MATH = r"""Normalization:
-
-    .. math::
-        \text{zerocenter: } y = x - \mu \quad
-        \text{zscore: } y = \frac{x - \mu}{\sigma} \quad
-        \text{rescale-symmetric: } y = 2\,\frac{x - m}{M - m} - 1 \quad
-        \text{rescale-zero-one: } y = \frac{x - m}{M - m}
-
-    where :math:`x` is the data, :math:`\mu` the ``Mean``, :math:`\sigma` the
-    ``StandardDeviation``, :math:`m` the ``Min`` and :math:`M` the ``Max``
-    statistic (per channel by default; see ``NormalizationDimension``), given
-    as options or computed by ``fit_normalization``; an unknown statistic is
-    neutral (μ = m = 0, σ = M − m = 1)."""
-
-# the shared normalization math goes where each docstring says {math}
-for _cls in (SequenceInput, FeatureInput, ImageInput, Image3dInput):
-    _cls.__doc__ = (_cls.__doc__ or "").replace("{math}", _MATH)

@@ -18,13 +18,12 @@ import torch.nn.functional as F  # noqa: N812 - PyTorch convention
 from torch import nn
 
 from ..errors import LayerInputError, OptionError
+from ..layouts import ANY_LAYOUT
 from ..options import choice, number, positive_int
 from . import initializers as init
 from .base import Layer, matlab_property
 
 __all__ = ["BatchNormalization", "GroupNormalization", "CrossChannelNormalization"]
-
-NORM_LAYOUTS = ("BC", "BTC", "BCHW", "BCDHW", "BTCHW")
 
 
 def channels_second(x: torch.Tensor, lay: str) -> torch.Tensor:
@@ -108,7 +107,7 @@ class _ChannelAffine(Layer):
     def _prepare(self, x: torch.Tensor) -> str:
         """Check the input, create the learnables on first call; return the layout."""
         known = self._parameters["scale"] is not None  # NumChannels known (given, or from a first input)
-        lay = self._check_input(x, NORM_LAYOUTS, {"C": self.num_channels} if known else None)
+        lay = self._check_input(x, ANY_LAYOUT, {"C": self.num_channels} if known else None)
         if not known:
             self._materialize(int(x.shape[lay.index("C")]), x.dtype, x.device)
         if self.__dict__.get("_last_layout") != lay:  # (nn.Module attribute writes are slow: only on change)
@@ -161,24 +160,11 @@ _AFFINE_OPTIONS = {
     "ScaleL2Factor": "scale_l2_factor",
 }
 
-_AFFINE_ARGS_DOC = """
-        num_channels: number of channels C, or ``'auto'`` to take it from the
-            first input (MATLAB ``NumChannels``). Default: ``'auto'``.
-        epsilon: constant added to the variance, at least 1e-5 (MATLAB ``Epsilon``). Default: ``1e-5``.
-        offset_initializer, scale_initializer: ``'zeros'``, ``'ones'``,
-            ``'narrow-normal'`` or a callable (MATLAB ``OffsetInitializer`` /
-            ``ScaleInitializer``). Default: ``'zeros'`` / ``'ones'``.
-        offset, scale: initial values, C elements in any shape (MATLAB ``Offset`` / ``Scale``). Default: ``None``.
-        offset_learn_rate_factor, scale_learn_rate_factor, offset_l2_factor,
-            scale_l2_factor: MATLAB ``OffsetLearnRateFactor`` … ``ScaleL2Factor``. Default: ``1``.
-        name: layer name (MATLAB ``Name``). Default: ``''``.
-"""
-
 
 class BatchNormalization(_ChannelAffine):
-    r"""Batch normalization. MATLAB: ``batchNormalizationLayer(Name=Value)``.
+    r"""Batch normalization.
 
-    .. math::
+    Math:
         \hat x = \frac{x - \mu_c}{\sqrt{\sigma_c^2 + \epsilon}}, \qquad y = \gamma_c \hat x + \beta_c
 
     where, for channel :math:`c`, :math:`\mu_c` and :math:`\sigma_c^2` are the
@@ -201,7 +187,18 @@ class BatchNormalization(_ChannelAffine):
     exact choice is unconfirmed). MATLAB's default ``"population"`` statistics
     (recomputed over the training data after training) are the trainer's job.
 
-    Args:{args}        mean_decay, variance_decay: decay λ of the running statistics, in [0, 1]
+    Args:
+        num_channels: number of channels C, or ``'auto'`` to take it from the
+            first input (MATLAB ``NumChannels``). Default: ``'auto'``.
+        epsilon: constant added to the variance, at least 1e-5 (MATLAB ``Epsilon``). Default: ``1e-5``.
+        offset_initializer, scale_initializer: ``'zeros'``, ``'ones'``,
+            ``'narrow-normal'`` or a callable (MATLAB ``OffsetInitializer`` /
+            ``ScaleInitializer``). Default: ``'zeros'`` / ``'ones'``.
+        offset, scale: initial values, C elements in any shape (MATLAB ``Offset`` / ``Scale``). Default: ``None``.
+        offset_learn_rate_factor, scale_learn_rate_factor, offset_l2_factor,
+            scale_l2_factor: MATLAB ``OffsetLearnRateFactor`` … ``ScaleL2Factor``. Default: ``1``.
+        name: layer name (MATLAB ``Name``). Default: ``''``.
+        mean_decay, variance_decay: decay λ of the running statistics, in [0, 1]
             (MATLAB ``MeanDecay`` / ``VarianceDecay``). Default: ``0.1``.
         trained_mean, trained_variance: initial running statistics (MATLAB
             ``TrainedMean`` / ``TrainedVariance``). Default: zeros / ones.
@@ -225,6 +222,8 @@ class BatchNormalization(_ChannelAffine):
         >>> bn = dltk.batchNormalizationLayer()
         >>> bn(torch.randn(8, 20, 5, 5)).shape, bn.description()
         (torch.Size([8, 20, 5, 5]), 'Batch normalization with 20 channels')
+
+    MATLAB: batchNormalizationLayer(Name=Value)
     """
 
     signals = ("batch_mean", "batch_variance", "normalized", "running_mean", "running_variance")
@@ -361,9 +360,9 @@ class BatchNormalization(_ChannelAffine):
 
 
 class GroupNormalization(_ChannelAffine):
-    r"""Group normalization. MATLAB: ``groupNormalizationLayer(numGroups, Name=Value)``.
+    r"""Group normalization.
 
-    .. math::
+    Math:
         \hat x = \frac{x - \mu_{b,g}}{\sqrt{\sigma_{b,g}^2 + \epsilon}}, \qquad y = \gamma_c \hat x + \beta_c
 
     where the C channels are split into G consecutive groups of C/G channels,
@@ -377,7 +376,18 @@ class GroupNormalization(_ChannelAffine):
 
     Args:
         num_groups: a positive integer dividing C, ``'all-channels'`` or
-            ``'channel-wise'`` (MATLAB ``numGroups``).{args}
+            ``'channel-wise'`` (MATLAB ``numGroups``).
+        num_channels: number of channels C, or ``'auto'`` to take it from the
+            first input (MATLAB ``NumChannels``). Default: ``'auto'``.
+        epsilon: constant added to the variance, at least 1e-5 (MATLAB ``Epsilon``). Default: ``1e-5``.
+        offset_initializer, scale_initializer: ``'zeros'``, ``'ones'``,
+            ``'narrow-normal'`` or a callable (MATLAB ``OffsetInitializer`` /
+            ``ScaleInitializer``). Default: ``'zeros'`` / ``'ones'``.
+        offset, scale: initial values, C elements in any shape (MATLAB ``Offset`` / ``Scale``). Default: ``None``.
+        offset_learn_rate_factor, scale_learn_rate_factor, offset_l2_factor,
+            scale_l2_factor: MATLAB ``OffsetLearnRateFactor`` … ``ScaleL2Factor``. Default: ``1``.
+        name: layer name (MATLAB ``Name``). Default: ``''``.
+
     Shape:
         Output = input. (B, C) CB, (B, T, C) CBT, (B, C, H, W) SSCB, (B, C, D, H, W) SSSCB, (B, T, C, H, W) SSCBT.
 
@@ -392,6 +402,8 @@ class GroupNormalization(_ChannelAffine):
         >>> gn = dltk.groupNormalizationLayer(4)
         >>> gn(torch.randn(2, 8, 5, 5)).shape, gn.description()
         (torch.Size([2, 8, 5, 5]), 'Group normalization with 8 channels split into 4 groups')
+
+    MATLAB: groupNormalizationLayer(numGroups, Name=Value)
     """
 
     signals = ("group_mean", "group_variance", "normalized")
@@ -490,14 +502,10 @@ class GroupNormalization(_ChannelAffine):
         return f"num_groups={self.num_groups!r}, num_channels={self.num_channels!r}, epsilon={self.epsilon:g}"
 
 
-BatchNormalization.__doc__ = BatchNormalization.__doc__.replace("{args}", _AFFINE_ARGS_DOC)
-GroupNormalization.__doc__ = GroupNormalization.__doc__.replace("{args}", _AFFINE_ARGS_DOC)
-
-
 class CrossChannelNormalization(Layer):
     r"""Local response (cross-channel) normalization. MATLAB: ``crossChannelNormalizationLayer(windowChannelSize)``.
 
-    .. math::
+    Math:
         y_c = \frac{x_c}{\left(K + \frac{\alpha}{w} \sum_{j=c-p}^{c+n} x_j^2\right)^{\beta}}
 
     where :math:`w` is ``WindowChannelSize``, the window of channel :math:`c`
@@ -524,6 +532,8 @@ class CrossChannelNormalization(Layer):
     Example:
         >>> dltk.crossChannelNormalizationLayer(5)(torch.randn(2, 8, 4, 4)).shape
         torch.Size([2, 8, 4, 4])
+
+    MATLAB: crossChannelNormalizationLayer(windowChannelSize, Name=Value)
     """
 
     signals = ("scale",)

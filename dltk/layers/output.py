@@ -59,7 +59,7 @@ _BASES = (OutputLayer, ClassificationOutputLayer, RegressionOutputLayer, check_c
 class Classification(ClassificationOutputLayer):
     r"""Cross-entropy loss for mutually exclusive classes (MATLAB ``classificationLayer``).
 
-    .. math::
+    Math:
         \text{loss} = -\frac{1}{N S} \sum_{n=1}^{N} \sum_{t=1}^{S} \sum_{i=1}^{K}
             w_i\, T_{nti} \ln \max(Y_{nti}, \epsilon)
 
@@ -101,7 +101,8 @@ class Classification(ClassificationOutputLayer):
     Learnables:
         none.
 
-    Signals (recorded by ``dltk.record(..., targets=…)``):
+    Signals:
+        (recorded by ``dltk.record(..., targets=…)``)
         ``loss`` (B,): each observation's loss (mean over its real steps);
         ``step_loss`` (B, T): per time step, 0 at padded steps (sequences only);
         ``true_class_probability`` (B,)/(B, T): :math:`Y` at the true class;
@@ -112,6 +113,8 @@ class Classification(ClassificationOutputLayer):
     Example:
         >>> out = dltk.classificationLayer(Classes=["a", "b", "c"])
         >>> out.loss(torch.softmax(torch.randn(4, 3), 1), torch.tensor([0, 2, 1, 0]))
+
+    MATLAB: classificationLayer(Name=Value)
     """
 
     signals = ("loss", "step_loss", "true_class_probability", "predicted", "correct")
@@ -148,7 +151,7 @@ class Classification(ClassificationOutputLayer):
 class Regression(RegressionOutputLayer):
     r"""Half mean squared error (MATLAB ``regressionLayer``).
 
-    .. math::
+    Math:
         \text{loss} = \frac{1}{N S} \sum_{n=1}^{N} \sum_{t=1}^{S} \sum_{i=1}^{R}
             \tfrac12 (Y_{nti} - T_{nti})^2
 
@@ -190,6 +193,8 @@ class Regression(RegressionOutputLayer):
         >>> out = dltk.regressionLayer(ResponseNames=["x", "y"])
         >>> out.loss(torch.zeros(4, 2), torch.ones(4, 2))   # ½·2 per observation
         tensor(1.)
+
+    MATLAB: regressionLayer(Name=Value)
     """
 
     signals = ("error", "loss", "step_loss")
@@ -230,7 +235,7 @@ class Regression(RegressionOutputLayer):
 class PixelClassification(ClassificationOutputLayer):
     r"""Cross-entropy over every pixel (MATLAB ``pixelClassificationLayer``, Computer Vision Toolbox).
 
-    .. math::
+    Math:
         \text{loss} = -\frac{1}{|\mathcal{P}|} \sum_{(n,p) \in \mathcal{P}}
             w_{c_{np}} \ln \max(Y_{n c_{np} p}, \epsilon)
 
@@ -269,6 +274,8 @@ class PixelClassification(ClassificationOutputLayer):
     Example:
         >>> out = dltk.pixelClassificationLayer(Classes=["sky", "road"])
         >>> out.loss(torch.softmax(torch.randn(2, 2, 8, 8), 1), torch.randint(0, 2, (2, 8, 8)))
+
+    MATLAB: pixelClassificationLayer(Name=Value)
     """
 
     signals = ("pixel_loss", "loss", "true_class_probability", "predicted", "correct")
@@ -302,7 +309,7 @@ class PixelClassification(ClassificationOutputLayer):
 class DicePixelClassification(ClassificationOutputLayer):
     r"""Generalized Dice loss (MATLAB ``dicePixelClassificationLayer``, Computer Vision Toolbox).
 
-    .. math::
+    Math:
         \text{Dice}_n = \frac{2 \sum_k w_{nk} I_{nk} + \epsilon}{\sum_k w_{nk} U_{nk} + \epsilon},
         \qquad \text{loss} = \frac{1}{N} \sum_{n=1}^{N} (1 - \text{Dice}_n)
 
@@ -341,6 +348,8 @@ class DicePixelClassification(ClassificationOutputLayer):
     Example:
         >>> out = dltk.dicePixelClassificationLayer()
         >>> out.loss(torch.softmax(torch.randn(2, 3, 8, 8), 1), torch.randint(0, 3, (2, 8, 8)))
+
+    MATLAB: dicePixelClassificationLayer(Name=Value)
     """
 
     signals = ("intersection", "union", "class_weights", "dice", "loss", "predicted", "correct")
@@ -393,7 +402,7 @@ class DicePixelClassification(ClassificationOutputLayer):
 class FocalLoss(ClassificationOutputLayer):
     r"""Focal loss (MATLAB ``focalLossLayer``, Computer Vision Toolbox).
 
-    .. math::
+    Math:
         \ell = -\alpha\, (1 - p)^{\gamma} \ln \max(p, \epsilon), \qquad
         \text{loss} = \frac{1}{|\mathcal{P}|} \sum_{\mathcal{P}} \ell
 
@@ -434,6 +443,8 @@ class FocalLoss(ClassificationOutputLayer):
     Example:
         >>> out = dltk.focalLossLayer(Gamma=2, Alpha=0.25)
         >>> out.loss(torch.softmax(torch.randn(4, 3), 1), torch.tensor([0, 1, 2, 1]))
+
+    MATLAB: focalLossLayer(Name=Value)
     """
 
     signals = ("modulating_factor", "cross_entropy", "pixel_loss", "loss", "predicted", "correct")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar, NamedTuple, NoReturn
 
 import numpy as np
 import torch
@@ -32,6 +32,22 @@ _EPS = {dt: torch.finfo(dt).eps for dt in (torch.float16, torch.bfloat16, torch.
 
 def _eps(y: torch.Tensor) -> float:
     return _EPS.get(y.dtype) or torch.finfo(y.dtype).eps
+
+
+class _WeightCache(NamedTuple):
+    """``class_weights`` converted for one (version, divisor, dtype) and device."""
+
+    source: torch.Tensor | None  # the class_weights tensor it came from (None: 'none', ones)
+    key: tuple[int | None, int, torch.dtype]  # (its in-place version, divisor, dtype)
+    device: torch.device
+    value: torch.Tensor  # (K,) weights on that device, in that dtype
+
+
+class _PlainSeen(NamedTuple):
+    """The last shapes the lean plain path accepted, and ``y``'s checked layout for them."""
+
+    key: tuple[Any, ...]  # (y.shape, targets.shape, y.dtype, input_layout, number of classes)
+    layout: str
 
 
 #: ``nll_loss``'s ``ignore_index`` where no label may be ignored: −1 and −100 must raise.
@@ -304,11 +320,11 @@ class ClassificationOutputLayer(OutputLayer):
         """
         w, c = self.class_weights, self.__dict__.get("_weight_cache")
         key = (None if w is None else w._version, divisor, y.dtype)
-        if c is not None and c[0] is w and c[1] == key and c[2] == y.device:
-            return c[3]
+        if c is not None and c.source is w and c.key == key and c.device == y.device:
+            return c.value
         v = torch.ones(self._num_classes, dtype=torch.float64) if w is None else w
         v = (v / divisor if divisor != 1 else v).to(device=y.device, dtype=y.dtype)
-        self.__dict__["_weight_cache"] = (w, key, y.device, v)
+        self.__dict__["_weight_cache"] = _WeightCache(w, key, y.device, v)
         return v
 
     # ------------------------------------------------------------- plain path
@@ -333,13 +349,14 @@ class ClassificationOutputLayer(OutputLayer):
             or not (targets.is_cpu and y.is_cpu)
         ):
             return None
-        seen = self.__dict__.get("_plain_seen")
-        if seen is not None and seen[0] == (y.shape, targets.shape, y.dtype, self.input_layout, self._num_classes):
-            return seen[1]
+        key = (y.shape, targets.shape, y.dtype, self.input_layout, self._num_classes)
+        seen: _PlainSeen | None = self.__dict__.get("_plain_seen")
+        if seen is not None and seen.key == key:
+            return seen.layout
         lay = self._check_y(y)
         if targets.shape != self._targets_shape(y, lay):
             return None
-        self.__dict__["_plain_seen"] = ((y.shape, targets.shape, y.dtype, self.input_layout, self._num_classes), lay)
+        self.__dict__["_plain_seen"] = _PlainSeen(key, lay)
         return lay
 
     def _bad_targets(self, y: torch.Tensor, lay: str, targets: torch.Tensor, err: Exception) -> NoReturn:

@@ -27,7 +27,7 @@ __all__ = ["WeightedClassification", "SSEClassification", "MAERegression", "Tver
 class WeightedClassification(ClassificationOutputLayer):
     r"""Weighted cross-entropy (MATLAB custom-layer example ``weightedClassificationLayer``).
 
-    .. math::
+    Math:
         \text{loss} = -\frac{1}{N} \sum_{n=1}^{N} \sum_{i=1}^{K} W_i\, T_{ni} \ln Y_{ni}
 
     where :math:`Y_{ni}` is the predicted probability of class :math:`i` for
@@ -59,6 +59,8 @@ class WeightedClassification(ClassificationOutputLayer):
     Example:
         >>> out = dltk.weightedClassificationLayer([0.1, 0.9], "weighted")
         >>> out.loss(torch.tensor([[0.8, 0.2]]), torch.tensor([1]))  # -0.9·ln 0.2
+
+    MATLAB: weightedClassificationLayer(classWeights, name, Name=Value)
     """
 
     signals = ("class_weight_per_observation", "loss")
@@ -98,7 +100,7 @@ class WeightedClassification(ClassificationOutputLayer):
 class SSEClassification(ClassificationOutputLayer):
     r"""Sum of squares error (MATLAB custom-layer example ``sseClassificationLayer``).
 
-    .. math::
+    Math:
         \text{loss} = \frac{1}{N} \sum_{n=1}^{N} \sum_{i=1}^{K} (Y_{ni} - T_{ni})^2
 
     where :math:`Y` are the predicted probabilities, :math:`T` the one-hot
@@ -126,6 +128,8 @@ class SSEClassification(ClassificationOutputLayer):
     Example:
         >>> out = dltk.sseClassificationLayer("sse")
         >>> out.loss(torch.tensor([[0.8, 0.2]]), torch.tensor([0]))  # 0.2² + 0.2²
+
+    MATLAB: sseClassificationLayer(name, Name=Value)
     """
 
     signals = ("squared_error", "loss")
@@ -157,7 +161,7 @@ class SSEClassification(ClassificationOutputLayer):
 class MAERegression(RegressionOutputLayer):
     r"""Mean absolute error (MATLAB custom-layer example ``maeRegressionLayer``).
 
-    .. math::
+    Math:
         \text{loss} = \frac{1}{N} \sum_{n=1}^{N} \frac{1}{R} \sum_{i=1}^{R} |Y_{ni} - T_{ni}|
 
     where :math:`Y` is the prediction, :math:`T` the target, :math:`R` the
@@ -185,6 +189,8 @@ class MAERegression(RegressionOutputLayer):
         >>> out = dltk.maeRegressionLayer("mae")
         >>> out.loss(torch.zeros(2, 4), torch.ones(2, 4))
         tensor(1.)
+
+    MATLAB: maeRegressionLayer(name, Name=Value)
     """
 
     signals = ("abs_error", "loss")
@@ -219,7 +225,7 @@ class MAERegression(RegressionOutputLayer):
 class TverskyPixelClassification(ClassificationOutputLayer):
     r"""Tversky loss for segmentation (MATLAB custom-layer example ``tverskyPixelClassificationLayer``).
 
-    .. math::
+    Math:
         TI_{nc} = \frac{TP_{nc} + \epsilon}{TP_{nc} + \alpha FP_{nc} + \beta FN_{nc} + \epsilon},
         \qquad \text{loss} = \frac{1}{N} \sum_{n=1}^{N} \sum_{c=1}^{K} (1 - TI_{nc})
 
@@ -257,6 +263,8 @@ class TverskyPixelClassification(ClassificationOutputLayer):
     Example:
         >>> out = dltk.tverskyPixelClassificationLayer("tversky", 0.3, 0.7)
         >>> out.loss(torch.softmax(torch.randn(2, 3, 8, 8), 1), torch.randint(0, 3, (2, 8, 8)))
+
+    MATLAB: tverskyPixelClassificationLayer(name, alpha, beta, Name=Value)
     """
 
     signals = ("TP", "FP", "FN", "tversky_index", "loss")

@@ -76,9 +76,7 @@ class _Pooling(sp.SlidingWindowOptions, Layer):
 class AveragePooling2d(_Pooling):
     r"""2-D average pooling: the mean of every pooling window.
 
-    MATLAB: ``averagePooling2dLayer(poolSize, Name=Value)``.
-
-    .. math::
+    Math:
         y_{b,c,i,j} = \frac{1}{N_{ij}} \sum_{u<k_h,\,v<k_w} \tilde x_{b,c,\,s_h i+u,\; s_w j+v}
 
     where :math:`\tilde x` is the zero-padded input, :math:`k` the pool size,
@@ -107,6 +105,8 @@ class AveragePooling2d(_Pooling):
     Example:
         >>> dltk.averagePooling2dLayer(2, Stride=2)(torch.randn(1, 3, 6, 6)).shape
         torch.Size([1, 3, 3, 3])
+
+    MATLAB: averagePooling2dLayer(poolSize, Name=Value)
     """
 
     signals = ("window_mean", "window_count")
@@ -157,9 +157,7 @@ class AveragePooling2d(_Pooling):
 class AveragePooling3d(AveragePooling2d):
     r"""3-D average pooling: the mean of every 3-D pooling window.
 
-    MATLAB: ``averagePooling3dLayer(poolSize, Name=Value)``.
-
-    .. math::
+    Math:
         y_{b,c,i,j,l} = \frac{1}{N_{ijl}} \sum_{t,u,v} \tilde x_{b,c,\,s_d i+t,\; s_h j+u,\; s_w l+v}
 
     where the symbols are those of :class:`AveragePooling2d` with a depth axis.
@@ -169,11 +167,16 @@ class AveragePooling3d(AveragePooling2d):
     Shape:
         (B, C, D, H, W) -> (B, C, D', H', W'); MATLAB SSSCB -> SSSCB.
 
-    Learnables: none. Signals: ``window_mean`` (BCDHW), ``window_count`` (1, 1, D', H', W').
+    Learnables: none.
+
+    Signals:
+        ``window_mean`` (BCDHW), ``window_count`` (1, 1, D', H', W').
 
     Example:
         >>> dltk.averagePooling3dLayer(2, Stride=2)(torch.randn(1, 3, 4, 4, 4)).shape
         torch.Size([1, 3, 2, 2, 2])
+
+    MATLAB: averagePooling3dLayer(poolSize, Name=Value)
     """
 
     n = 3
@@ -186,9 +189,7 @@ class AveragePooling3d(AveragePooling2d):
 class MaxPooling2d(_Pooling):
     r"""2-D max pooling: the largest value of every pooling window.
 
-    MATLAB: ``maxPooling2dLayer(poolSize, Name=Value)``.
-
-    .. math::
+    Math:
         y_{b,c,i,j} = \max_{u<k_h,\,v<k_w} \tilde x_{b,c,\,s_h i+u,\; s_w j+v}
 
     where :math:`\tilde x` is the input padded with :math:`-\infty` (padding
@@ -224,6 +225,8 @@ class MaxPooling2d(_Pooling):
     Example:
         >>> dltk.maxPooling2dLayer(2, Stride=2)(torch.randn(1, 3, 6, 6)).shape
         torch.Size([1, 3, 3, 3])
+
+    MATLAB: maxPooling2dLayer(poolSize, Name=Value)
     """
 
     signals = ("indices", "window_max", "switch_mask")
@@ -283,9 +286,7 @@ class MaxPooling2d(_Pooling):
 class MaxPooling3d(MaxPooling2d):
     r"""3-D max pooling: the largest value of every 3-D window.
 
-    MATLAB: ``maxPooling3dLayer(poolSize, Name=Value)``.
-
-    .. math::
+    Math:
         y_{b,c,i,j,l} = \max_{t,u,v} \tilde x_{b,c,\,s_d i+t,\; s_h j+u,\; s_w l+v}
 
     where the symbols are those of :class:`MaxPooling2d` with a depth axis.
@@ -295,11 +296,16 @@ class MaxPooling3d(MaxPooling2d):
     Shape:
         (B, C, D, H, W) -> (B, C, D', H', W'); MATLAB SSSCB -> SSSCB.
 
-    Learnables: none. Signals: ``indices`` (flat D·H·W index), ``window_max``, ``switch_mask``.
+    Learnables: none.
+
+    Signals:
+        ``indices`` (flat D·H·W index), ``window_max``, ``switch_mask``.
 
     Example:
         >>> dltk.maxPooling3dLayer(2, Stride=2)(torch.randn(1, 3, 4, 4, 4)).shape
         torch.Size([1, 3, 2, 2, 2])
+
+    MATLAB: maxPooling3dLayer(poolSize, Name=Value)
     """
 
     n = 3
@@ -331,7 +337,7 @@ class MaxUnpooling2d(Layer):
     MATLAB: ``maxUnpooling2dLayer(Name=Value)``; inputs ``'in'``, ``'indices'``, ``'size'``
     (from a ``maxPooling2dLayer`` with ``HasUnpoolingOutputs=true``).
 
-    .. math::
+    Math:
         y_{b,c,p} = \begin{cases} x_{b,c,q} & p = \mathrm{idx}_{b,c,q} \\ 0 & \text{otherwise} \end{cases}
 
     where :math:`q` runs over the pooled positions, :math:`p` over the flat
@@ -346,13 +352,18 @@ class MaxUnpooling2d(Layer):
         ``in`` (B, C, H', W') float, ``indices`` (B, C, H', W') int64,
         ``size`` (4,) int64 = (B, C, H, W) -> (B, C, H, W); MATLAB SSCB -> SSCB.
 
-    Learnables: none. Signals: none besides the output.
+    Learnables: none.
+
+    Signals:
+        none besides the output.
 
     Example:
         >>> pool = dltk.maxPooling2dLayer(2, Stride=2, HasUnpoolingOutputs=True)
         >>> y, idx, size = pool(torch.randn(1, 3, 4, 4))
         >>> dltk.maxUnpooling2dLayer()(y, idx, size).shape
         torch.Size([1, 3, 4, 4])
+
+    MATLAB: maxUnpooling2dLayer(Name=Value)
     """
 
     matlab_name = "maxUnpooling2dLayer"

@@ -55,7 +55,7 @@ class ROIMaxPooling2d(Layer):
     Toolbox); inputs ``'in'`` (feature map) and ``'roi'`` (regions, e.g. from
     ``roiInputLayer``).
 
-    .. math::
+    Math:
         y_{r,c,i,j} = \max_{(u,v) \in \mathcal B_{r,i,j}} x_{b_r,c,u,v}
         \quad (0 \text{ if } \mathcal B_{r,i,j} = \emptyset)
 
@@ -88,6 +88,8 @@ class ROIMaxPooling2d(Layer):
         >>> pool = dltk.roiMaxPooling2dLayer([2, 2])
         >>> pool(torch.randn(1, 3, 8, 8), torch.tensor([[0., 1, 1, 4, 4]])).shape
         torch.Size([1, 3, 2, 2])
+
+    MATLAB: roiMaxPooling2dLayer(outputSize, Name=Value)
     """
 
     signals = ("boxes",)

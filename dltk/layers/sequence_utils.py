@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - PyTorch convention
 from torch import nn
 
+from ..layouts import ANY_LAYOUT
 from ..options import choice, number, positive_int
 from . import initializers as init
 from .base import Layer, matlab_property
@@ -21,7 +22,7 @@ _UNFOLD = {v: k for k, v in _FOLD.items()}
 class SequenceFolding(Layer):
     r"""Fold the time axis into the batch so image layers act on every frame. MATLAB: ``sequenceFoldingLayer``.
 
-    .. math::
+    Math:
         y[b\,T + t] = x[b, t] \qquad (b = 0…B-1,\ t = 0…T-1)
 
     where :math:`x` is a mini-batch of B sequences of T frames and :math:`y` a
@@ -46,6 +47,8 @@ class SequenceFolding(Layer):
         >>> out, n = dltk.sequenceFoldingLayer()(torch.zeros(2, 5, 1, 28, 28))
         >>> out.shape, int(n)
         (torch.Size([10, 1, 28, 28]), 2)
+
+    MATLAB: sequenceFoldingLayer(Name=Value)
     """
 
     signals = ("folded",)
@@ -84,7 +87,7 @@ class SequenceFolding(Layer):
 class SequenceUnfolding(Layer):
     r"""Restore the sequences folded by :class:`SequenceFolding`. MATLAB: ``sequenceUnfoldingLayer``.
 
-    .. math::
+    Math:
         y[b, t] = x[b\,T + t], \qquad T = N / B
 
     where :math:`x` holds N = B·T frames and :math:`B` arrives on the
@@ -104,6 +107,8 @@ class SequenceUnfolding(Layer):
         >>> fold, unfold = dltk.sequenceFoldingLayer(), dltk.sequenceUnfoldingLayer()
         >>> unfold(*fold(torch.zeros(2, 5, 3, 8, 8))).shape
         torch.Size([2, 5, 3, 8, 8])
+
+    MATLAB: sequenceUnfoldingLayer(Name=Value)
     """
 
     signals = ("unfolded",)
@@ -152,7 +157,7 @@ class SequenceUnfolding(Layer):
 class Flatten(Layer):
     r"""Flatten the spatial and channel axes into one channel axis. MATLAB: ``flattenLayer``.
 
-    .. math::
+    Math:
         y[c + C\,(w + W h)] \;\text{ in dltk order} \;=\; x_{\text{MATLAB}}(h, w, c), \text{ i.e. } y = \text{vec}(x)
 
     where vec is MATLAB's column-major vectorization of the h×w×c (or
@@ -169,9 +174,14 @@ class Flatten(Layer):
     A rank-5 input is a 3-D image unless the layer knows it sees image
     sequences: a network tells it (``setup``), or set ``layer.input_layout = "BTCHW"``.
 
+    Signals:
+        none.
+
     Example:
         >>> dltk.flattenLayer()(torch.zeros(2, 3, 4, 4)).shape
         torch.Size([2, 48])
+
+    MATLAB: flattenLayer(Name=Value)
     """
 
     matlab_name = "flattenLayer"
@@ -187,7 +197,7 @@ class Flatten(Layer):
         return "BTC" if lay in ("BTCHW", "BTC") else "BC"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        lay = self._check_input(x, ("BC", "BTC", "BCHW", "BCDHW", "BTCHW"))
+        lay = self._check_input(x, ANY_LAYOUT)
         if lay in ("BC", "BTC"):
             return x
         start = 2 if lay == "BTCHW" else 1
@@ -200,7 +210,7 @@ class Flatten(Layer):
 class WordEmbedding(Layer):
     r"""Look up a learned vector for each word index. MATLAB: ``wordEmbeddingLayer(dimension, numWords)``.
 
-    .. math::
+    Math:
         y_{b,t} = W_{:, k_{b,t}}
 
     where :math:`k_{b,t} \in \{1, …, \text{NumWords}\}` is the 1-based word index at
@@ -241,6 +251,8 @@ class WordEmbedding(Layer):
         >>> emb = dltk.wordEmbeddingLayer(8, 100)
         >>> emb(torch.tensor([[[3.0], [7.0], [1.0]]])).shape
         torch.Size([1, 3, 8])
+
+    MATLAB: wordEmbeddingLayer(dimension, numWords, Name=Value)
     """
 
     signals = ("indices", "vectors")

@@ -18,9 +18,7 @@ __all__ = ["TransposedConv2d", "TransposedConv3d"]
 class TransposedConv2d(_Convolution):
     r"""2-D transposed convolution ("deconvolution"): spread every input pixel over a filter-sized patch.
 
-    MATLAB: ``transposedConv2dLayer(filterSize, numFilters, Name=Value)``.
-
-    .. math::
+    Math:
         \hat y_{b,f,\,s_h i + u,\; s_w j + v} \mathrel{+}= \sum_c x_{b,c,i,j}\, W_{c,f,u,v},
         \qquad y = \operatorname{crop}(\hat y) + \beta_f
 
@@ -68,6 +66,8 @@ class TransposedConv2d(_Convolution):
         >>> up = dltk.transposedConv2dLayer(4, 8, Stride=2, Cropping="same")
         >>> up(torch.randn(1, 3, 5, 5)).shape
         torch.Size([1, 8, 10, 10])
+
+    MATLAB: transposedConv2dLayer(filterSize, numFilters, Name=Value)
     """
 
     signals = ("uncropped", "pre_bias")
@@ -184,9 +184,7 @@ class TransposedConv2d(_Convolution):
 class TransposedConv3d(TransposedConv2d):
     r"""3-D transposed convolution: the 3-D version of :class:`TransposedConv2d`.
 
-    MATLAB: ``transposedConv3dLayer(filterSize, numFilters, Name=Value)``.
-
-    .. math::
+    Math:
         \hat y_{b,f,\,s_d i + t,\; s_h j + u,\; s_w l + v} \mathrel{+}= \sum_c x_{b,c,i,j,l}\, W_{c,f,t,u,v},
         \qquad y = \operatorname{crop}(\hat y) + \beta_f
 
@@ -209,6 +207,8 @@ class TransposedConv3d(TransposedConv2d):
     Example:
         >>> dltk.transposedConv3dLayer(2, 4, Stride=2)(torch.randn(1, 3, 2, 3, 4)).shape
         torch.Size([1, 4, 4, 6, 8])
+
+    MATLAB: transposedConv3dLayer(filterSize, numFilters, Name=Value)
     """
 
     n = 3

@@ -35,24 +35,16 @@ import torch
 
 from ..layers.base import Layer
 from ..layouts import matlab_format
+from ..options import choice
+from .graph import LayerGraph
+from .naming import assign_names, make_unique
+from .network import Network
 from .propagation import Propagation, out_ports, propagate, sources_of, topological_order
+from .structure import Issue, error, structural_issues, warning
 
 __all__ = ["Issue", "LayerInfo", "NetworkAnalysis", "analyzeNetwork", "structural_issues"]
 
 TASKS = ("auto", "sequence-to-label", "sequence-to-sequence")
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One problem found by :func:`analyzeNetwork`."""
-
-    severity: str  # 'error' or 'warning'
-    layers: tuple[str, ...]
-    message: str
-
-    def __str__(self) -> str:
-        where = f" [{', '.join(self.layers)}]" if self.layers else ""
-        return f"{self.severity.upper()}{where}: {self.message}"
 
 
 @dataclass
@@ -68,101 +60,6 @@ class LayerInfo:
     layout: str | None = None
     learnables: dict[str, str] = field(default_factory=dict)  # MATLAB name -> "400×12"
     num_learnables: int = 0
-
-
-def _err(layers: Sequence[str], msg: str) -> Issue:
-    return Issue("error", tuple(layers), msg)
-
-
-def _warn(layers: Sequence[str], msg: str) -> Issue:
-    return Issue("warning", tuple(layers), msg)
-
-
-def structural_issues(layers: Sequence[Layer], connections: Sequence[tuple[str, str]]) -> list[Issue]:
-    """Graph problems: input/output layer counts, ports, unconnected inputs/outputs, cycles."""
-    out: list[Issue] = []
-    by_name = {lay.name: lay for lay in layers}
-    if not layers:
-        return [_err([], "The network has no layers.")]
-    if not any(lay.is_input_layer for lay in layers):
-        out.append(
-            _err(
-                [],
-                "The network has no input layer. Start it with one, e.g. sequenceInputLayer(12) for "
-                "sequences of 12 features or imageInputLayer([28 28 1]) for 28×28 grayscale images.",
-            )
-        )
-    outs = [lay.name for lay in layers if lay.is_output_layer]
-    if len(outs) > 1:
-        out.append(_err(outs, f"The network has {len(outs)} output layers ({', '.join(outs)}); keep one."))
-    names = [lay.name for lay in layers]
-    for n in dict.fromkeys(x for x in names if names.count(x) > 1 or not x):
-        out.append(
-            _err(
-                [n],
-                f"The layer name {n!r} is {'used more than once' if n else 'empty'}; names in a "
-                "graph must be unique and non-empty, or connections are ambiguous.",
-            )
-        )
-    seen: dict[str, str] = {}
-    for s, d in connections:
-        bad = False
-        for spec, kind in ((s, "out"), (d, "in")):
-            name, _, port = spec.partition("/")
-            lay = by_name.get(name)
-            ports = () if lay is None else (lay.output_names if kind == "out" else lay.input_names)
-            if lay is None:
-                out.append(_err([name], f"The connection {s} -> {d} refers to a layer {name!r} that does not exist."))
-                bad = True
-            elif port not in ports:
-                what = "output" if kind == "out" else "input"
-                out.append(
-                    _err(
-                        [name],
-                        f"The connection {s} -> {d} uses {what} port {port!r}, which layer {name!r} "
-                        f"does not have; its {what}s: {', '.join(ports) or 'none'}.",
-                    )
-                )
-                bad = True
-        if not bad and d in seen:
-            out.append(
-                _err(
-                    [d.split("/")[0]],
-                    f"Input {d} is connected twice (from {seen[d]} and {s}); an input takes one source.",
-                )
-            )
-        seen.setdefault(d, s)
-    used = {s for s, _ in connections}
-    has_output = bool(outs)
-    for lay in layers:
-        for p in lay.input_names:
-            if f"{lay.name}/{p}" not in seen:
-                out.append(
-                    _err(
-                        [lay.name],
-                        f"Input '{lay.name}/{p}' is not connected. Each layer input must be "
-                        "connected to the output of another layer (connectLayers).",
-                    )
-                )
-        for p in lay.output_names:
-            if has_output and f"{lay.name}/{p}" not in used:
-                out.append(
-                    _err(
-                        [lay.name],
-                        f"Output '{lay.name}/{p}' is not used. Each layer output must be "
-                        "connected to the input of another layer, leading to the output layer.",
-                    )
-                )
-    _, cyc = topological_order(layers, connections)
-    if cyc:
-        out.append(
-            _err(
-                cyc,
-                f"The connections form a cycle through {', '.join(map(repr, cyc))}; a network must "
-                "flow one way, from the input layer to the output.",
-            )
-        )
-    return out
 
 
 # ---------------------------------------------------------------------- helpers
@@ -259,7 +156,7 @@ def _semantic_issues(
             is_softmax = "softmax" in (prev.matlab_name or "").lower()
             if kind == "classification" and not is_softmax:
                 out.append(
-                    _err(
+                    error(
                         [lay.name, prev.name],
                         f"Classification layer '{lay.name}' must be preceded by a "
                         f"softmax layer, but '{prev.name}' ({prev.type_name}) comes before it. Insert "
@@ -268,7 +165,7 @@ def _semantic_issues(
                 )
             if kind == "regression" and is_softmax:
                 out.append(
-                    _err(
+                    error(
                         [lay.name, prev.name],
                         f"Regression layer '{lay.name}' is preceded by softmax "
                         f"layer '{prev.name}': softmax squeezes the outputs into probabilities that sum "
@@ -279,7 +176,7 @@ def _semantic_issues(
             for up in _upstream_recurrent(lay.name, by_name, sources):
                 if _mode(up) == "last":
                     out.append(
-                        _err(
+                        error(
                             [lay.name, up.name],
                             f"'{lay.name}' ({lay.type_name}) is fed by '{up.name}', "
                             f"whose OutputMode is 'last': '{up.name}' passes on only the last time step, so "
@@ -319,11 +216,11 @@ def _sequence_task_issues(
             f"axis). For sequence-to-label classification the last {kind} layer must use OutputMode 'last'."
         )
         if task == "auto":
-            return [_warn(names, f"{msg} {declare}")]
-        return [_err(names, msg)]
+            return [warning(names, f"{msg} {declare}")]
+        return [error(names, msg)]
     if "T" not in layout and task == "sequence-to-sequence":
         return [
-            _err(
+            error(
                 names,
                 f"The input of '{output.name}' has no time axis, but sequence-to-sequence needs one "
                 f"prediction per time step: the last {kind} layer must use OutputMode 'sequence'.",
@@ -346,7 +243,7 @@ def _propagation_issues(order: Sequence[Layer], sources: dict[str, list[str | No
             parts.append(f"{port} from '{src.split('/')[0]}' is {dl} [MATLAB {ml}]")
         given = f" ({'; '.join(parts)})" if parts else ""
         out.append(
-            _err(
+            error(
                 [name, *dict.fromkeys(srcs)],
                 f"Layer '{name}' ({lay.type_name}) cannot take its input{given}: {message}",
             )
@@ -462,30 +359,28 @@ class NetworkAnalysis:
 
 
 def _from_array(items: Sequence[Any], issues: list[Issue]) -> tuple[list[Layer], list[tuple[str, str]]]:
-    from .naming import assign_names, make_unique
-
     bad = [f"element {i + 1} ({type(v).__name__})" for i, v in enumerate(items) if not isinstance(v, Layer)]
     if bad:
-        issues.append(_err([], f"The layer array holds things that are not dltk layers: {', '.join(bad)}."))
+        issues.append(error([], f"The layer array holds things that are not dltk layers: {', '.join(bad)}."))
     layers = copy.deepcopy([v for v in items if isinstance(v, Layer)])
     for i, lay in enumerate(layers):
         if lay.is_input_layer and i > 0:
             issues.append(
-                _err(
+                error(
                     [lay.label],
                     f"An input layer must be first in the layer array; '{lay.label}' is at position {i + 1}.",
                 )
             )
         if lay.is_output_layer and i < len(layers) - 1:
             issues.append(
-                _err(
+                error(
                     [lay.label],
                     f"An output layer must be last in the layer array; '{lay.label}' is "
                     f"at position {i + 1} of {len(layers)}.",
                 )
             )
     for old, new in make_unique(layers):
-        issues.append(_warn([new], f"The name {old!r} is used more than once; one layer was renamed to {new!r}."))
+        issues.append(warning([new], f"The name {old!r} is used more than once; one layer was renamed to {new!r}."))
     assign_names(layers)
     conns = [
         (f"{a.name}/{a.output_names[0]}", f"{b.name}/{b.input_names[0]}")
@@ -532,8 +427,6 @@ def analyzeNetwork(
         >>> a.ok, a.total_learnables
         (True, 15)
     """
-    from ..options import choice
-
     task = choice("analyzeNetwork", "task", task, TASKS)
     if task == "auto" and Y is not None:
         task = _infer_task(Y)
@@ -541,9 +434,6 @@ def analyzeNetwork(
     rows: list[LayerInfo] = []
     nonfinite = None
     try:
-        from .graph import LayerGraph
-        from .network import Network
-
         run_net = net if isinstance(net, Network) else None
         if isinstance(net, Network):
             layers, conns = net.layers, net.connections
@@ -562,7 +452,7 @@ def analyzeNetwork(
         issues += _semantic_issues(order, sources, prop, task)
         if not any(lay.is_output_layer for lay in layers):
             issues.append(
-                _warn(
+                warning(
                     [],
                     "The network has no output layer: it can predict but trainNetwork cannot train "
                     "it. End it with classificationLayer (after softmaxLayer) or regressionLayer.",
@@ -572,30 +462,29 @@ def analyzeNetwork(
         if X is not None:
             nonfinite = _check_data(run_net, layers, conns, X, lengths, issues)
     except Exception as e:  # noqa: BLE001 - analyzeNetwork reports, it does not raise
-        issues.append(_err([], f"analyzeNetwork could not finish the analysis: {type(e).__name__}: {e}"))
+        issues.append(error([], f"analyzeNetwork could not finish the analysis: {type(e).__name__}: {e}"))
     return NetworkAnalysis(rows, issues, nonfinite)
 
 
 def _check_data(
     run_net: Any, layers: list[Layer], conns: list[tuple[str, str]], X: Any, lengths: Any, issues: list[Issue]
 ) -> Any:
+    # introspect sits beside network (recording <-> network cycle: removed by the recording work)
     from ..introspect import record
-    from .graph import LayerGraph
-    from .network import Network
 
     if any(i.severity == "error" for i in issues):
-        issues.append(_warn([], "The example data X was not run because the network has errors."))
+        issues.append(warning([], "The example data X was not run because the network has errors."))
         return None
     try:
         net = run_net if run_net is not None else Network(LayerGraph(layers, conns))
         rec = record(net, X, lengths=lengths)
     except Exception as e:  # noqa: BLE001
-        issues.append(_err([], f"Running the example data X failed: {e}"))
+        issues.append(error([], f"Running the example data X failed: {e}"))
         return None
     nf = rec.first_nonfinite()
     if nf is not None:
         issues.append(
-            _warn(
+            warning(
                 [nf.layer],
                 f"NaN or Inf first appears in {nf}. Look at that layer's inputs and "
                 "weights (too large a learning rate, log of 0, division by 0 …).",

@@ -22,16 +22,10 @@ from ..errors import NetworkError
 from ..layers.base import Layer
 from .naming import assign_names, is_unnamed
 
-__all__ = [
-    "LayerGraph",
-    "layerGraph",
-    "addLayers",
-    "connectLayers",
-    "disconnectLayers",
-    "removeLayers",
-    "replaceLayer",
-    "layers_table",
-]
+#: MATLAB's graph functions; dltk.network and the top-level ``dltk.<name>`` export these names
+GRAPH_FUNCTIONS = ("layerGraph", "addLayers", "connectLayers", "disconnectLayers", "removeLayers", "replaceLayer")
+
+__all__ = ["LayerGraph", *GRAPH_FUNCTIONS, "layers_table"]
 
 
 def _as_layer_list(where: str, layers: Any) -> list[Layer]:

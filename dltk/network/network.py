@@ -16,6 +16,7 @@ from ..sequences import as_sequence_list, pad_sequences
 from .graph import LayerGraph, addLayers, layerGraph, layers_table
 from .naming import make_unique
 from .propagation import call_layer, out_ports, propagate, sources_of, topological_order
+from .structure import structural_issues
 
 __all__ = ["Network", "assembleNetwork"]
 
@@ -58,8 +59,6 @@ class Network(nn.Module):
     def __init__(self, layers: Sequence[Layer] | LayerGraph | Network) -> None:
         super().__init__()
         graph = self._as_graph(layers)
-        from .analysis import structural_issues
-
         problems = [i for i in structural_issues(graph.layers, graph.connections) if i.severity == "error"]
         if problems:
             raise NetworkError("cannot assemble the network:\n" + "\n".join(f"  - {p}" for p in problems))

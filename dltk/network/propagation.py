@@ -3,7 +3,8 @@ topological order and shape propagation with example data."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,7 +100,7 @@ def propagate(
         torch.get_default_dtype(),
     )
     try:
-        with torch.no_grad():
+        with torch.no_grad(), _without_stored_states(order):
             for lay in order:
                 lay.eval()
                 if lay.is_input_layer:
@@ -136,6 +137,33 @@ def propagate(
         for lay, mode in modes:
             lay.train(mode)
     return res
+
+
+#: the stored initial states of recurrent layers (MATLAB ``HiddenState``/``CellState``)
+_STATE_ATTRS = ("hidden_state", "cell_state")
+
+
+@contextmanager
+def _without_stored_states(order: Sequence[Layer]) -> Iterator[None]:
+    """Set the layers' stored initial states aside while the example batch runs.
+
+    A state stored per observation, (B, n), fits only a batch of B; the example
+    batch has its own size, and sizes and layouts do not depend on the state's
+    values, so assembly runs from zero states and restores the stored ones after.
+    """
+    saved = [
+        (lay, attr, getattr(lay, attr))
+        for lay in order
+        for attr in _STATE_ATTRS
+        if isinstance(getattr(lay, attr, None), torch.Tensor)
+    ]
+    for lay, attr, _ in saved:
+        setattr(lay, attr, None)
+    try:
+        yield
+    finally:
+        for lay, attr, value in saved:
+            setattr(lay, attr, value)
 
 
 def _example(layer: Layer, batch: int, time: int) -> torch.Tensor:

@@ -20,6 +20,34 @@ Tensor = torch.Tensor
 
 
 @dataclass
+class Bench:
+    """A layer's entry in the per-layer benchmark (``benchmarks/bench_layers.py``).
+
+    The layer at the sizes a student's network feeds it, beside its PyTorch
+    counterpart; float32, evaluation mode unless ``train``.
+
+    Attributes:
+        torch: builds the PyTorch side: its module (``nn.Conv2d`` …) or a
+            callable doing the op or formula of ``torch_equivalent``.
+        inputs: the input tensors (float32, benchmark sizes).
+        make: builds the dltk layer; None: the case's own ``make``.
+        layouts: input layouts given to ``setup`` (default: from the ranks).
+        train: time both sides in training mode (dropout).
+        targets: output layers: ``targets()``; then ``layer.loss(y, targets)``
+            is timed against ``torch(y, targets)``.
+        note: a remark printed beside the row.
+    """
+
+    torch: Callable[[], Callable[..., Any]]
+    inputs: Callable[[], Sequence[Any]]
+    make: Callable[[], Any] | None = None
+    layouts: Sequence[str | None] = ()
+    train: bool = False
+    targets: Callable[[], Any] | None = None
+    note: str = ""
+
+
+@dataclass
 class LayerCase:
     """How to build, feed and check one layer configuration.
 
@@ -46,6 +74,8 @@ class LayerCase:
         bad_inputs: ``[(inputs_tuple, message_fragment), …]`` — each must raise a
             ``dltk.errors.LayerInputError`` whose message contains the fragment.
         atol, rtol: tolerances of the reference match (float64).
+        bench: the layer's per-layer benchmark entry (one case per catalog
+            layer carries one), or None.
     """
 
     id: str
@@ -61,3 +91,4 @@ class LayerCase:
     bad_inputs: list[tuple[Sequence[Any], str]] = field(default_factory=list)
     atol: float = 1e-10
     rtol: float = 1e-7
+    bench: Bench | None = None

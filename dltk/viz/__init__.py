@@ -12,10 +12,14 @@ view); the widgets in :mod:`dltk.widgets` use them.
 * any layer: :func:`signals`; families: :func:`activation_curve`,
   :func:`conv_filters`, :func:`feature_maps`, :func:`batchnorm_distributions`,
   :func:`pooling_switches`, :func:`dropout_mask`, :func:`softmax_breakdown`.
+
+:mod:`dltk.viz.style` holds the shared look (colours, symbols, figure factory)
+and plumbing that the views and the widgets share.
 """
 
 from __future__ import annotations
 
+from . import style
 from .families import (
     SignalsView,
     activation_curve,
@@ -33,6 +37,7 @@ from .lstm_cell import LSTMCellDiagram, lstm_cell
 from .network_graph import NetworkGraph, layer_statistics, network_graph
 
 __all__ = [
+    "style",
     "LSTMCellDiagram",
     "lstm_cell",
     "GateHeatmaps",

@@ -20,7 +20,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ..errors import LayerInputError, OptionError
-from . import _style as S
+from . import style as S
 
 __all__ = [
     "SignalsView",

@@ -19,7 +19,8 @@ from matplotlib.figure import Figure
 
 from ..errors import NetworkError, OptionError
 from ..introspect import record
-from . import _style as S
+from ..layers import GATE_FUNCTIONS, STATE_FUNCTIONS
+from . import style as S
 
 __all__ = ["GradientFlow", "gradient_flow", "unrolled_lstm"]
 
@@ -37,8 +38,6 @@ def unrolled_lstm(layer: Any, x: torch.Tensor) -> tuple[torch.Tensor, list[torch
     Every :math:`c_t`, :math:`h_t` is a node of the autograd graph, so
     gradients with respect to them can be asked for.
     """
-    from ..layers._recurrent import GATE_FUNCTIONS, STATE_FUNCTIONS
-
     gate = GATE_FUNCTIONS[layer.gate_activation_function]
     state = STATE_FUNCTIONS[layer.state_activation_function]
     W, R, b = layer.input_weights, layer.recurrent_weights, layer.bias

@@ -17,7 +17,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from ..errors import OptionError
-from . import _style as S
+from . import style as S
 
 __all__ = [
     "RECURRENT_FAMILIES",

@@ -19,7 +19,7 @@ from matplotlib.patches import Circle, Ellipse, FancyBboxPatch, Rectangle
 from matplotlib.text import Text
 
 from ..errors import OptionError
-from . import _style as S
+from . import style as S
 
 __all__ = ["LSTMCellDiagram", "lstm_cell", "LSTM_SIGNALS"]
 
@@ -103,12 +103,20 @@ class LSTMCellDiagram:
 
     # ------------------------------------------------------------ drawing
     def _draw_static(self) -> None:
-        fig = self.fig
-        ax = self.ax = fig.add_axes((0.01, 0.02, 0.88, 0.86))
+        """Everything that does not change with the time step: wiring, gate boxes, labels, colour bar."""
+        ax = self.ax = self.fig.add_axes((0.01, 0.02, 0.88, 0.86))
         ax.set_xlim(0, 12)
         ax.set_ylim(0, 6.6)
         ax.set_axis_off()
         ax.add_patch(FancyBboxPatch((1.6, 0.8), 8.4, 5.3, boxstyle="round,pad=0.1", fc="#f4f4f4", ec="#999999"))
+        self._draw_wiring(ax)
+        self._draw_gates(ax)
+        self._draw_labels(ax)
+        self._draw_value_texts(ax)
+        self._draw_titles_and_colorbar()
+
+    def _draw_wiring(self, ax: Any) -> None:
+        """The cell-state highway, the h/x bus, the arrows between gates and the ⊙/+/tanh nodes."""
         line = {"color": "#333333", "lw": 1.6, "zorder": 1}
         arrow = {"arrowstyle": "-|>", "color": "#333333", "lw": 1.6, "shrinkA": 0, "shrinkB": 0}
 
@@ -140,6 +148,8 @@ class LSTMCellDiagram:
         ax.add_patch(Ellipse((8.7, 4.3), 1.0, 0.7, fc="white", ec="#333333", lw=1.4, zorder=2))
         ax.text(8.7, 4.3, self.state_symbol, ha="center", va="center", fontsize=9, zorder=4)
 
+    def _draw_gates(self, ax: Any) -> None:
+        """One box per gate with its activation symbol and letter (coloured by :meth:`update`)."""
         self.gate_boxes: dict[str, Rectangle] = {}
         self.gate_labels: dict[str, Text] = {}
         for key, (_sig, sym, letter, (gx, gy)) in _GATES.items():
@@ -151,7 +161,9 @@ class LSTMCellDiagram:
             self.gate_labels[key] = ax.text(
                 gx, gy + _BOX_H / 2 + 0.04, f"{sym} {letter}", ha="center", va="bottom", fontsize=10, zorder=5
             )
-        # labels of what enters and leaves
+
+    def _draw_labels(self, ax: Any) -> None:
+        """Labels of what enters and leaves, and the gates' names."""
         small = {"fontsize": 9, "zorder": 5}
         ax.text(0.15, _C_Y + 0.55, "$c_{t-1}$ cell state", **small)
         ax.text(0.15, _H_Y + 0.55, "$h_{t-1}$ hidden state", **small)
@@ -172,7 +184,8 @@ class LSTMCellDiagram:
                 zorder=5,
             )
 
-        # value texts and per-unit strips
+    def _draw_value_texts(self, ax: Any) -> None:
+        """Empty value texts and the anchors of the per-unit strips (filled by :meth:`update`)."""
         anchors = {  # key -> (text xy, ha, strip centre or None)
             "c_prev": ((0.15, _C_Y - 0.3), "left", (0.55, _C_Y)),
             "h_prev": ((0.15, _H_Y - 0.3), "left", (0.55, _H_Y)),
@@ -191,6 +204,9 @@ class LSTMCellDiagram:
         self._strip_anchors = {k: c for k, (_xy, _ha, c) in anchors.items() if c is not None}
         self._strip_anchors.update({k: g[3] for k, g in _GATES.items()})
         self._strip_anchors["tanh_c"] = (8.7, 4.3)
+
+    def _draw_titles_and_colorbar(self) -> None:
+        fig = self.fig
         self.title = fig.text(0.01, 0.97, "", fontsize=11, va="top", weight="bold")
         self.time_text = fig.text(0.01, 0.91, "", fontsize=11, va="top", color="#0050a0")
         cax = fig.add_axes((0.91, 0.12, 0.02, 0.7))

@@ -20,7 +20,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path
 
 from ..errors import OptionError
-from . import _style as S
+from . import style as S
 
 __all__ = ["NetworkGraph", "network_graph", "layer_statistics", "graph_layout"]
 
@@ -173,7 +173,36 @@ class NetworkGraph:
         self.net = net = _as_network(net)
         names = list(net.layer_names)
         conns = list(net.connections)
-        self.positions = pos = graph_layout(names, conns)
+        self.positions = graph_layout(names, conns)
+        self._figure(color_by, figsize, dpi)
+        self.stats = {
+            n: layer_statistics(rec, n, net.layer(n).type_name) for n in names if rec is not None and n in rec
+        }
+        self._draw_boxes(names, self._faces(names, color_by))
+        port_sizes = _port_sizes(net) if sizes else {}
+        self.edges, self.edge_labels, self.port_labels = {}, {}, []
+        for src, dst in conns:
+            self._draw_edge(src, dst, port_sizes)
+        kind = "DAG" if not getattr(net, "is_series", True) else "layer array"
+        what = f" — coloured by {color_by} of each layer's output" if color_by else ""
+        self.title = self.fig.suptitle(f"{kind}: {len(names)} layers{what}", fontsize=10)
+        self.selected: str | None = None
+        self.selection = FancyBboxPatch(
+            (0, 0),
+            _BOX_W + 0.2,
+            _BOX_H + 0.2,
+            boxstyle="round,pad=0.05",
+            fill=False,
+            ec="#0050ff",
+            lw=3.0,
+            zorder=5,
+            visible=False,
+        )
+        self.ax.add_patch(self.selection)
+
+    def _figure(self, color_by: str | None, figsize: tuple[float, float] | None, dpi: float) -> None:
+        """The figure and axes, sized to the graph's layout (room on the right for a colour bar)."""
+        pos = self.positions
         xs = [p[0] for p in pos.values()]
         ys = [p[1] for p in pos.values()]
         width = max(xs) - min(xs) + _BOX_W + 3.0
@@ -183,13 +212,13 @@ class NetworkGraph:
         ax.set_xlim(min(xs) - _BOX_W / 2 - 1.0, max(xs) + _BOX_W / 2 + 2.4)
         ax.set_ylim(min(ys) - _BOX_H / 2 - 0.4, _BOX_H / 2 + 0.4)
         ax.set_axis_off()
-        self.stats = {
-            n: layer_statistics(rec, n, net.layer(n).type_name) for n in names if rec is not None and n in rec
-        }
-        face = self._faces(names, color_by)
+
+    def _draw_boxes(self, names: list[str], face: dict[str, Any]) -> None:
+        """One box per layer: its name and type; a red frame where the recording has NaN/Inf."""
+        ax, pos = self.ax, self.positions
         self.boxes, self.labels = {}, {}
         for n in names:
-            lay = net.layer(n)
+            lay = self.net.layer(n)
             x, y = pos[n]
             bad = self.stats.get(n, {}).get("nonfinite", False)
             box = FancyBboxPatch(
@@ -210,87 +239,66 @@ class NetworkGraph:
                 x, y + 0.12, n, ha="center", va="center", fontsize=8.5, zorder=3, fontweight="bold"
             )
             ax.text(x, y - 0.17, lay.type_name, ha="center", va="center", fontsize=7.5, zorder=3, color="#333333")
-        port_sizes = _port_sizes(net) if sizes else {}
-        self.edges, self.edge_labels, self.port_labels = {}, {}, []
-        n_in = {n: len(net.layer(n).input_names) for n in names}
-        n_out = {n: len(net.layer(n).output_names) for n in names}
-        for src, dst in conns:
-            s, sp = (src.split("/") + ["out"])[:2]
-            d, dp = (dst.split("/") + ["in"])[:2]
-            (x0, y0), (x1, y1) = pos[s], pos[d]
-            x0 += _port_offset(net.layer(s).output_names, sp)
-            x1 += _port_offset(net.layer(d).input_names, dp)
-            skip = abs(y0 - y1) > _DY * 1.5
-            if skip:  # route a skip connection around the boxes in between, on the right
-                x0, x1 = pos[s][0], pos[d][0]
-                xr = max(x0, x1) + _BOX_W / 2 + 0.5
-                y1 += _port_offset(net.layer(d).input_names, dp) * 0.2
-                end = (x1 + _BOX_W / 2 + 0.08, y1)
-                path = Path([(x0 + _BOX_W / 2 + 0.05, y0), (xr, y0), (xr, y1), end])
-                arrow = FancyArrowPatch(
-                    path=path, arrowstyle="-|>", mutation_scale=12, lw=1.2, color="#333333", zorder=1
-                )
-            else:
-                end = (x1, y1 + _BOX_H / 2 + 0.05)
-                arrow = FancyArrowPatch(
-                    (x0, y0 - _BOX_H / 2 - 0.05),
-                    end,
-                    arrowstyle="-|>",
-                    mutation_scale=12,
-                    lw=1.2,
-                    color="#333333",
-                    zorder=1,
-                )
-            ax.add_patch(arrow)
-            self.edges[(src, dst)] = arrow
-            size = port_sizes.get(f"{s}/{sp}")
-            if size:
-                mx, my = (max(x0, x1) + _BOX_W / 2 + 0.45 if skip else (x0 + x1) / 2), (y0 + y1) / 2
-                self.edge_labels[(src, dst)] = ax.text(
-                    mx + 0.08,
-                    my,
-                    f"{size[0]}\n{size[1]}",
-                    fontsize=6.5,
+
+    def _draw_edge(self, src: str, dst: str, port_sizes: dict[str, tuple[str, str]]) -> None:
+        """One connection: an arrow (around the boxes in between for a skip), its size and port labels."""
+        ax, pos, net = self.ax, self.positions, self.net
+        s, sp = (src.split("/") + ["out"])[:2]
+        d, dp = (dst.split("/") + ["in"])[:2]
+        (x0, y0), (x1, y1) = pos[s], pos[d]
+        x0 += _port_offset(net.layer(s).output_names, sp)
+        x1 += _port_offset(net.layer(d).input_names, dp)
+        skip = abs(y0 - y1) > _DY * 1.5
+        if skip:  # route a skip connection around the boxes in between, on the right
+            x0, x1 = pos[s][0], pos[d][0]
+            xr = max(x0, x1) + _BOX_W / 2 + 0.5
+            y1 += _port_offset(net.layer(d).input_names, dp) * 0.2
+            end = (x1 + _BOX_W / 2 + 0.08, y1)
+            path = Path([(x0 + _BOX_W / 2 + 0.05, y0), (xr, y0), (xr, y1), end])
+            arrow = FancyArrowPatch(path=path, arrowstyle="-|>", mutation_scale=12, lw=1.2, color="#333333", zorder=1)
+        else:
+            end = (x1, y1 + _BOX_H / 2 + 0.05)
+            arrow = FancyArrowPatch(
+                (x0, y0 - _BOX_H / 2 - 0.05),
+                end,
+                arrowstyle="-|>",
+                mutation_scale=12,
+                lw=1.2,
+                color="#333333",
+                zorder=1,
+            )
+        ax.add_patch(arrow)
+        self.edges[(src, dst)] = arrow
+        size = port_sizes.get(f"{s}/{sp}")
+        if size:
+            mx, my = (max(x0, x1) + _BOX_W / 2 + 0.45 if skip else (x0 + x1) / 2), (y0 + y1) / 2
+            self.edge_labels[(src, dst)] = ax.text(
+                mx + 0.08,
+                my,
+                f"{size[0]}\n{size[1]}",
+                fontsize=6.5,
+                ha="left",
+                va="center",
+                color="#1a1a1a",
+                zorder=4,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
+            )
+        if len(net.layer(d).input_names) > 1:
+            px, py = (end[0] + 0.05, end[1] + 0.04) if skip else (x1 + 0.05, y1 + _BOX_H / 2 + 0.08)
+            self.port_labels.append(ax.text(px, py, dp, fontsize=7, color="#0050a0", ha="left", va="bottom", zorder=4))
+        if len(net.layer(s).output_names) > 1:
+            self.port_labels.append(
+                ax.text(
+                    x0 + 0.05,
+                    y0 - _BOX_H / 2 - 0.08,
+                    sp,
+                    fontsize=7,
+                    color="#0050a0",
                     ha="left",
-                    va="center",
-                    color="#1a1a1a",
+                    va="top",
                     zorder=4,
-                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
                 )
-            if n_in[d] > 1:
-                px, py = (end[0] + 0.05, end[1] + 0.04) if skip else (x1 + 0.05, y1 + _BOX_H / 2 + 0.08)
-                self.port_labels.append(
-                    ax.text(px, py, dp, fontsize=7, color="#0050a0", ha="left", va="bottom", zorder=4)
-                )
-            if n_out[s] > 1:
-                self.port_labels.append(
-                    ax.text(
-                        x0 + 0.05,
-                        y0 - _BOX_H / 2 - 0.08,
-                        sp,
-                        fontsize=7,
-                        color="#0050a0",
-                        ha="left",
-                        va="top",
-                        zorder=4,
-                    )
-                )
-        kind = "DAG" if not getattr(net, "is_series", True) else "layer array"
-        what = f" — coloured by {color_by} of each layer's output" if color_by else ""
-        self.title = self.fig.suptitle(f"{kind}: {len(names)} layers{what}", fontsize=10)
-        self.selected: str | None = None
-        self.selection = FancyBboxPatch(
-            (0, 0),
-            _BOX_W + 0.2,
-            _BOX_H + 0.2,
-            boxstyle="round,pad=0.05",
-            fill=False,
-            ec="#0050ff",
-            lw=3.0,
-            zorder=5,
-            visible=False,
-        )
-        ax.add_patch(self.selection)
+            )
 
     def _faces(self, names: list[str], color_by: str | None) -> dict[str, Any]:
         if color_by is None:

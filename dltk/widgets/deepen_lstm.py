@@ -12,7 +12,7 @@ import torch
 from .._config import config
 from ..errors import OptionError
 from ..options import choice, number, positive_int
-from ..viz import _style as S
+from ..viz import style as S
 from .base import DltkWidget
 
 __all__ = ["DeepenLSTM", "stacked_lstm_layers"]

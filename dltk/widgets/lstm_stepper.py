@@ -9,10 +9,10 @@ import ipywidgets as W
 import numpy as np
 
 from ..introspect import Recording, record
-from ..viz import _style as S
-from ..viz._style import recorded_input
+from ..viz import style as S
 from ..viz.heatmaps import GateHeatmaps
 from ..viz.lstm_cell import LSTM_SIGNALS, LSTMCellDiagram
+from ..viz.style import recorded_input
 from .base import DltkWidget
 
 __all__ = ["LSTMStepper"]

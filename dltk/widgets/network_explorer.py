@@ -10,7 +10,7 @@ import ipywidgets as W
 import numpy as np
 
 from ..introspect import Recording, record
-from ..viz import _style as S
+from ..viz import style as S
 from ..viz.families import SignalsView
 from ..viz.network_graph import NetworkGraph, _as_network
 from .base import DltkWidget, FigureView

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F  # noqa: N812
+from torch import nn
 
 import dltk
-from dltk.testing import LayerCase
+from dltk.testing import Bench, LayerCase
+
+from ._bench import img
 
 
 def _seq_layout(layer, layout="BTCHW"):
@@ -31,6 +34,7 @@ CASES = [
         reference=lambda layer, x: F.relu(x),
         signal_shapes={"active": (4, 6)},
         bad_inputs=[([torch.randn(6)], "rank 1"), ([_INT], "floating-point")],
+        bench=Bench(make=lambda: dltk.reluLayer(), torch=lambda: nn.ReLU(), inputs=lambda: [img()]),
     ),
     LayerCase(
         id="reluLayer-image",
@@ -46,6 +50,7 @@ CASES = [
         reference=lambda layer, x: F.leaky_relu(x, 0.01),
         signal_shapes={"negative": (2, 5, 3)},
         bad_inputs=[([torch.randn(1, 1, 1, 1, 1, 1)], "rank 6")],
+        bench=Bench(make=lambda: dltk.leakyReluLayer(), torch=lambda: nn.LeakyReLU(0.01), inputs=lambda: [img()]),
     ),
     LayerCase(
         id="leakyReluLayer-scale-image3d",
@@ -61,6 +66,7 @@ CASES = [
         reference=lambda layer, x: F.hardtanh(x, 0.0, 1.5),
         signal_shapes={"clipped_low": (2, 3, 4, 4), "clipped_high": (2, 3, 4, 4)},
         bad_inputs=[([torch.randn(3)], "rank 1")],
+        bench=Bench(make=lambda: dltk.clippedReluLayer(6), torch=lambda: nn.Hardtanh(0, 6), inputs=lambda: [img()]),
     ),
     LayerCase(
         id="eluLayer-default-sequence",
@@ -68,6 +74,7 @@ CASES = [
         inputs=lambda: [torch.randn(3, 4, 2)],
         reference=lambda layer, x: F.elu(x, 1.0),
         signal_shapes={"negative": (3, 4, 2)},
+        bench=Bench(make=lambda: dltk.eluLayer(), torch=lambda: nn.ELU(), inputs=lambda: [img()]),
     ),
     LayerCase(
         id="eluLayer-alpha-features",
@@ -83,6 +90,7 @@ CASES = [
         inputs=lambda: [torch.randn(2, 6, 3)],
         reference=lambda layer, x: torch.tanh(x),
         bad_inputs=[([torch.randn(4)], "rank 1")],
+        bench=Bench(make=lambda: dltk.tanhLayer(), torch=lambda: nn.Tanh(), inputs=lambda: [img()]),
     ),
     LayerCase(
         id="sigmoidLayer-image",
@@ -90,6 +98,7 @@ CASES = [
         inputs=lambda: [torch.randn(2, 3, 2, 2)],
         reference=lambda layer, x: torch.sigmoid(x),
         bad_inputs=[([_INT], "floating-point")],
+        bench=Bench(make=lambda: dltk.sigmoidLayer(), torch=lambda: nn.Sigmoid(), inputs=lambda: [img()]),
     ),
     LayerCase(
         id="softmaxLayer-features",
@@ -98,6 +107,7 @@ CASES = [
         reference=lambda layer, x: F.softmax(x, dim=1),
         signal_shapes={"logits": (4, 5), "probabilities": (4, 5)},
         bad_inputs=[([torch.randn(5)], "rank 1")],
+        bench=Bench(make=lambda: dltk.softmaxLayer(), torch=lambda: nn.Softmax(dim=1), inputs=lambda: [img()]),
     ),
     LayerCase(
         id="softmaxLayer-sequence",
@@ -127,6 +137,7 @@ CASES = [
         reference=lambda layer, x: F.prelu(x, layer.Alpha.reshape(-1)),
         signal_shapes={"negative_part": (2, 3, 4, 4)},
         bad_inputs=[([torch.randn(2, 4, 4, 4)], "C is 4, expected 3"), ([torch.randn(3)], "rank 1")],
+        bench=Bench(make=lambda: dltk.preluLayer(16), torch=lambda: nn.PReLU(16), inputs=lambda: [img()]),
     ),
     LayerCase(
         id="preluLayer-sequence",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 
 import dltk
-from dltk.testing import LayerCase
+from dltk.testing import Bench, LayerCase
+
+from ._bench import img
 
 
 def _weighted(layer, *xs):
@@ -24,6 +26,7 @@ CASES = [
             ([torch.randn(3, 4)], "expected 2 inputs"),
             ([torch.randn(3, 4), torch.randn(3, 4, 1)], "in2 is (3, 4, 1) BTC"),
         ],
+        bench=Bench(make=lambda: dltk.additionLayer(2), torch=lambda: torch.add, inputs=lambda: [img(), img()]),
     ),
     LayerCase(
         id="additionLayer-3-image",
@@ -40,6 +43,7 @@ CASES = [
         reference=lambda layer, a, b: torch.mul(a, b),
         signal_shapes={"input_1": (2, 5, 3)},
         bad_inputs=[([torch.randn(2, 5, 3), torch.randn(2, 6, 3)], "but in2 is (2, 6, 3)")],
+        bench=Bench(make=lambda: dltk.multiplicationLayer(2), torch=lambda: torch.mul, inputs=lambda: [img(), img()]),
     ),
     LayerCase(
         id="depthConcatenationLayer-2-image",
@@ -48,6 +52,11 @@ CASES = [
         reference=lambda layer, a, b: torch.cat([a, b], 1),
         signal_shapes={"input_1": (2, 3, 4, 4), "input_2": (2, 2, 4, 4)},
         bad_inputs=[([torch.randn(2, 3, 4, 4), torch.randn(2, 2, 5, 4)], "same size except along C")],
+        bench=Bench(
+            make=lambda: dltk.depthConcatenationLayer(2),
+            torch=lambda: lambda a, b: torch.cat([a, b], 1),
+            inputs=lambda: [img(), img(c=8)],
+        ),
     ),
     LayerCase(
         id="depthConcatenationLayer-3-sequence",
@@ -62,6 +71,11 @@ CASES = [
         inputs=lambda: [torch.randn(2, 3, 4, 4), torch.randn(2, 1, 4, 4)],
         reference=lambda layer, a, b: torch.cat([a, b], 1),
         bad_inputs=[([torch.randn(2, 3, 4, 4), torch.randn(2, 1, 4, 3)], "same size except along C")],
+        bench=Bench(
+            make=lambda: dltk.concatenationLayer(3, 2),
+            torch=lambda: lambda a, b: torch.cat([a, b], 1),
+            inputs=lambda: [img(), img(c=8)],
+        ),
     ),
     LayerCase(
         id="concatenationLayer-dim1-image-height",
@@ -100,5 +114,10 @@ CASES = [
             ([torch.randn(2, 3, 2, 2), torch.randn(2, 3, 2, 2), torch.randn(2, 3, 2, 1)], "in3 is (2, 3, 2, 1)"),
             ([torch.randn(2, 3, 2, 2)], "expected 3 inputs"),
         ],
+        bench=Bench(
+            make=lambda: dltk.weightedAdditionLayer(2),
+            torch=lambda: (lambda w: lambda a, b: w[0] * a + w[1] * b)(torch.rand(2)),
+            inputs=lambda: [img(), img()],
+        ),
     ),
 ]

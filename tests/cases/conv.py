@@ -10,9 +10,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 import dltk
-from dltk.testing import LayerCase
+from dltk.testing import Bench, LayerCase
+
+from ._bench import img, vol
 
 
 def _np_pad(x, pads, mode):
@@ -39,6 +42,11 @@ CASES = [
             ([torch.randn(1, 2, 2, 6)], "after padding"),
             ([torch.ones(2, 2, 5, 6, dtype=torch.int64)], "floating-point"),
         ],
+        bench=Bench(
+            make=lambda: dltk.convolution2dLayer(3, 32, Padding="same"),
+            torch=lambda: nn.Conv2d(16, 32, 3, padding=1),
+            inputs=lambda: [img()],
+        ),
     ),
     LayerCase(
         # 'same' with stride 2: H 8 -> 4 rows, total pad 1 -> [0 1]; W 6 -> 6 cols with
@@ -90,6 +98,11 @@ CASES = [
         reference=lambda layer, x: F.conv3d(F.pad(x, (0, 1, 1, 0, 1, 0)), layer.weight, layer.bias, stride=(1, 1, 2)),
         signal_shapes={"padded_input": (1, 2, 4, 5, 6), "pre_bias": (1, 3, 3, 3, 3)},
         bad_inputs=[([torch.randn(2, 2, 4, 5)], "rank 4"), ([torch.randn(1, 2, 1, 1, 1)], "after padding")],
+        bench=Bench(
+            make=lambda: dltk.convolution3dLayer(3, 16, Padding="same"),
+            torch=lambda: nn.Conv3d(8, 16, 3, padding=1),
+            inputs=lambda: [vol()],
+        ),
     ),
     LayerCase(
         id="convolution3dLayer-same",
@@ -105,6 +118,11 @@ CASES = [
         reference=lambda layer, x: _conv(layer, x, padding=1, groups=2),
         signal_shapes={"pre_bias": (1, 2, 4, 4)},
         bad_inputs=[([torch.randn(1, 3, 4, 4)], "C is 3, expected 4")],
+        bench=Bench(
+            make=lambda: dltk.groupedConvolution2dLayer(3, 4, 4, Padding="same"),
+            torch=lambda: nn.Conv2d(16, 16, 3, padding=1, groups=4),
+            inputs=lambda: [img()],
+        ),
     ),
     LayerCase(
         id="groupedConvolution2dLayer-channel-wise",
@@ -119,6 +137,11 @@ CASES = [
         reference=lambda layer, x: F.conv_transpose2d(x, layer.weight, layer.bias, stride=2)[:, :, 1:, 1:-2],
         signal_shapes={"uncropped": (1, 2, 7, 8), "pre_bias": (1, 2, 6, 5)},
         bad_inputs=[([torch.randn(1, 5, 3, 3)], "C is 5, expected 2")],
+        bench=Bench(
+            make=lambda: dltk.transposedConv2dLayer(4, 8, Stride=2),
+            torch=lambda: nn.ConvTranspose2d(16, 8, 4, stride=2),
+            inputs=lambda: [img()],
+        ),
     ),
     LayerCase(
         # 'same': output stride·in; filter 5 stride 2 -> crop 3 = [1 2] (odd extra at the bottom/right)
@@ -135,5 +158,10 @@ CASES = [
         reference=lambda layer, x: F.conv_transpose3d(x, layer.weight, layer.bias, stride=(2, 2, 1)),
         signal_shapes={"uncropped": (1, 2, 4, 6, 4)},
         bad_inputs=[([torch.randn(1, 2, 3, 2)], "rank 4")],
+        bench=Bench(
+            make=lambda: dltk.transposedConv3dLayer(2, 8, Stride=2),
+            torch=lambda: nn.ConvTranspose3d(8, 8, 2, stride=2),
+            inputs=lambda: [vol()],
+        ),
     ),
 ]

@@ -15,7 +15,9 @@ import torch
 import torch.nn.functional as F
 
 import dltk
-from dltk.testing import LayerCase
+from dltk.testing import Bench, LayerCase
+
+from ._bench import img, vol
 
 
 def _source(i, scale, mode):
@@ -63,6 +65,11 @@ CASES = [
         reference=lambda layer, x, ref: x[:, :, 1:5, 1:6],
         signal_shapes={"location": (2,)},
         bad_inputs=[([torch.randn(2, 3, 3, 8), torch.randn(2, 1, 4, 5)], "crop window outside the input")],
+        bench=Bench(
+            make=lambda: dltk.crop2dLayer("centercrop"),
+            torch=lambda: lambda x, r: x[..., 6:22, 6:22],
+            inputs=lambda: [img(), img(c=1, h=16, w=16)],
+        ),
     ),
     LayerCase(
         id="crop2dLayer-location",
@@ -77,6 +84,11 @@ CASES = [
         inputs=lambda: [torch.randn(1, 2, 5, 6, 4), torch.randn(1, 1, 2, 3, 4)],
         reference=lambda layer, x, ref: x[:, :, 1:3, 1:4, 0:4],
         signal_shapes={"location": (3,)},
+        bench=Bench(
+            make=lambda: dltk.crop3dLayer(),
+            torch=lambda: lambda x, r: x[..., 4:12, 4:12, 4:12],
+            inputs=lambda: [vol(), vol(c=1, d=8)],
+        ),
     ),
     LayerCase(
         id="crop3dLayer-location",
@@ -91,6 +103,11 @@ CASES = [
         reference=lambda layer, x: F.interpolate(x, scale_factor=(2.5, 1.5), mode="bilinear", align_corners=False),
         signal_shapes={"source_h": (7,), "source_w": (6,)},
         bad_inputs=[([torch.randn(2, 3, 4)], "rank 3")],
+        bench=Bench(
+            make=lambda: dltk.resize2dLayer(Scale=2, Method="bilinear"),
+            torch=lambda: lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"),
+            inputs=lambda: [img()],
+        ),
     ),
     LayerCase(
         id="resize2dLayer-output-size-nearest",
@@ -142,6 +159,11 @@ CASES = [
         reference=lambda layer, x: F.interpolate(x, size=(5, 4, 3), mode="trilinear", align_corners=False),
         signal_shapes={"source_d": (5,), "source_h": (4,), "source_w": (3,)},
         bad_inputs=[([torch.randn(1, 2, 3, 2)], "rank 4")],
+        bench=Bench(
+            make=lambda: dltk.resize3dLayer(Scale=2, Method="trilinear"),
+            torch=lambda: lambda x: F.interpolate(x, scale_factor=2, mode="trilinear"),
+            inputs=lambda: [vol()],
+        ),
     ),
     LayerCase(
         id="resize3dLayer-nearest",

@@ -11,7 +11,9 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 import dltk
-from dltk.testing import LayerCase
+from dltk.testing import Bench, LayerCase
+
+from ._bench import feat, img, probs
 
 
 def ref_rpn_softmax(layer, x):
@@ -53,6 +55,11 @@ CASES = [
         reference=ref_rpn_softmax,
         signal_shapes={"object_probability": (2, 3, 3, 4)},
         bad_inputs=[([torch.randn(2, 5, 3, 4)], "odd"), ([torch.randn(2, 6)], "rank 2")],
+        bench=Bench(
+            make=lambda: dltk.rpnSoftmaxLayer(),
+            torch=lambda: lambda x: torch.softmax(x.unflatten(1, (2, -1)), dim=1).flatten(1, 2),
+            inputs=lambda: [img(c=18)],
+        ),
     ),
     LayerCase(
         id="rpnClassificationLayer",
@@ -66,6 +73,16 @@ CASES = [
             ((torch.rand(2, 6, 3, 4), torch.zeros(2, 6, 3, 4, dtype=torch.long)), "(2, 3, 3, 4) BAHW"),
             ((torch.rand(2, 6, 3, 4), torch.full((2, 3, 3, 4), 2)), "out of range"),
         ],
+        bench=Bench(
+            make=lambda: dltk.rpnClassificationLayer(),
+            torch=lambda: (
+                lambda y, t: (
+                    F.nll_loss(torch.log(y.unflatten(1, (2, -1))), t, ignore_index=-1, reduction="sum") / y.shape[0]
+                )
+            ),
+            inputs=lambda: [probs(8, 18, 32, 32)],
+            targets=lambda: torch.randint(0, 2, (8, 9, 32, 32)),
+        ),
     ),
     LayerCase(
         id="rcnnBoxRegressionLayer",
@@ -78,5 +95,11 @@ CASES = [
             ([torch.randn(4, 10)], "not a multiple of 4"),
             ((torch.randn(4, 12), torch.randn(4, 8)), "wrong shape"),
         ],
+        bench=Bench(
+            make=lambda: dltk.rcnnBoxRegressionLayer(),
+            torch=lambda: lambda y, t: F.smooth_l1_loss(y, t, reduction="sum") / y.shape[0],
+            inputs=lambda: [feat(40)],
+            targets=lambda: feat(40),
+        ),
     ),
 ]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F  # noqa: N812
+from torch import nn
 
 import dltk
-from dltk.testing import LayerCase
+from dltk.testing import Bench, LayerCase
+
+from ._bench import img
 
 CASES = [
     LayerCase(
@@ -17,6 +20,9 @@ CASES = [
         train=True,
         signal_shapes={"mask": (2, 3, 4, 4)},
         bad_inputs=[([torch.randn(3)], "rank 1"), ([torch.ones(2, 3, dtype=torch.int64)], "floating-point")],
+        bench=Bench(
+            make=lambda: dltk.dropoutLayer(0.5), torch=lambda: nn.Dropout(0.5), inputs=lambda: [img()], train=True
+        ),
     ),
     LayerCase(
         id="dropoutLayer-sequence-train",

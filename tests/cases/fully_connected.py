@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 import dltk
-from dltk.testing import LayerCase
+from dltk.testing import Bench, LayerCase
+
+from ._bench import feat
 
 
 def _linear(layer, x):
@@ -37,6 +40,9 @@ CASES = [
             ([torch.randn(7)], "rank 1"),
             ([torch.ones(3, 7, dtype=torch.int64)], "floating-point"),
         ],
+        bench=Bench(
+            make=lambda: dltk.fullyConnectedLayer(128), torch=lambda: nn.Linear(256, 128), inputs=lambda: [feat()]
+        ),
     ),
     LayerCase(
         id="fullyConnectedLayer-sequence",

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
 
 import dltk
-from dltk.testing import LayerCase
+from dltk.testing import Bench, LayerCase
+
+from ._bench import feat, img, seq, standardize, vol
 
 RNG = np.random.default_rng(7)
 MU_C = RNG.normal(size=(12, 1))  # c×1
@@ -79,6 +82,11 @@ CASES = [
             ([torch.randn(2, 2, 12)], "MinLength = 3"),
             ([torch.ones(2, 5, 12, dtype=torch.int64)], "floating-point"),
         ],
+        bench=Bench(
+            make=lambda: dltk.sequenceInputLayer(64, Normalization="zscore"),
+            torch=lambda: standardize(64),
+            inputs=lambda: [seq()],
+        ),
     ),
     LayerCase(
         id="sequenceInputLayer-zscore",
@@ -104,6 +112,11 @@ CASES = [
         reference=_zero_one_feat,
         signal_shapes={"raw": (4, 6), "normalized": (4, 6)},
         bad_inputs=[([torch.randn(4, 5)], "C is 5, expected 6"), ([torch.randn(4, 2, 6)], "rank 3")],
+        bench=Bench(
+            make=lambda: dltk.featureInputLayer(256, Normalization="zscore"),
+            torch=lambda: standardize(256),
+            inputs=lambda: [feat()],
+        ),
     ),
     LayerCase(
         id="featureInputLayer-function",
@@ -122,6 +135,11 @@ CASES = [
             ([torch.randn(2, 3, 5, 4)], "H is 5, expected 4"),
             ([torch.randn(3, 4, 5)], "rank 3"),
         ],
+        bench=Bench(
+            make=lambda: dltk.imageInputLayer([28, 28, 16], Normalization="zscore"),
+            torch=lambda: standardize(16, 1, 1),
+            inputs=lambda: [img()],
+        ),
     ),
     LayerCase(
         id="imageInputLayer-rescale-symmetric-element",
@@ -138,6 +156,11 @@ CASES = [
         reference=_zscore_3d,
         signal_shapes={"raw": (2, 2, 3, 4, 5), "normalized": (2, 2, 3, 4, 5)},
         bad_inputs=[([torch.randn(2, 2, 4, 4, 5)], "D is 4, expected 3")],
+        bench=Bench(
+            make=lambda: dltk.image3dInputLayer([16, 16, 16, 8], Normalization="zscore"),
+            torch=lambda: standardize(8, 1, 1, 1),
+            inputs=lambda: [vol()],
+        ),
     ),
     LayerCase(
         id="roiInputLayer",
@@ -149,5 +172,8 @@ CASES = [
             ([torch.ones(2, 4)], "(R, 5)"),
             ([torch.tensor([[0.0, 1, 1, 0, 3]])], "positive widths"),
         ],
+        bench=Bench(
+            make=lambda: dltk.roiInputLayer(), torch=lambda: nn.Identity(), inputs=lambda: [torch.rand(64, 5) * 16]
+        ),
     ),
 ]

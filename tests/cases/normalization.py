@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F  # noqa: N812
+from torch import nn
 
 import dltk
-from dltk.testing import LayerCase
+from dltk.testing import Bench, LayerCase
+
+from ._bench import img
 
 _OFF3, _SC3 = [0.1, -0.2, 0.3], [1.5, 0.5, 2.0]
 _OFF4, _SC4 = [0.1, -0.2, 0.3, 0.0], [1.5, 0.5, 2.0, -1.0]
@@ -80,6 +83,9 @@ CASES = [
             ([torch.randn(4, 2, 3, 2)], "C is 2, expected 3"),
             ([torch.randn(1, 3, 1, 1)], "more than one value per channel"),
         ],
+        bench=Bench(
+            make=lambda: dltk.batchNormalizationLayer(), torch=lambda: nn.BatchNorm2d(16), inputs=lambda: [img()]
+        ),
     ),
     LayerCase(
         id="batchNormalizationLayer-image-eval",
@@ -135,6 +141,9 @@ CASES = [
         reference=_gn,
         signal_shapes={"group_mean": (3, 2), "group_variance": (3, 2), "normalized": (3, 4, 3, 2)},
         bad_inputs=[([torch.randn(3, 5, 3, 2)], "C is 5, expected 4"), ([torch.randn(4)], "rank 1")],
+        bench=Bench(
+            make=lambda: dltk.groupNormalizationLayer(4), torch=lambda: nn.GroupNorm(4, 16), inputs=lambda: [img()]
+        ),
     ),
     LayerCase(
         id="groupNormalizationLayer-all-channels-sequence",
@@ -164,6 +173,11 @@ CASES = [
         reference=_lrn_torch,
         signal_shapes={"scale": (2, 7, 3, 3)},
         bad_inputs=[([torch.randn(2, 7)], "rank 2"), ([torch.ones(2, 3, 2, 2, dtype=torch.int64)], "floating-point")],
+        bench=Bench(
+            make=lambda: dltk.crossChannelNormalizationLayer(5),
+            torch=lambda: nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0),
+            inputs=lambda: [img()],
+        ),
     ),
     LayerCase(
         id="crossChannelNormalizationLayer-default-odd",

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F  # noqa: N812
+from torch import nn
 
 import dltk
-from dltk.testing import LayerCase
+from dltk.testing import Bench, LayerCase
+
+from ._bench import dice_loss, feat, focal_loss, labels10, pixel_labels, probs, tversky_loss
 
 # ------------------------------------------------------------------ references
 
@@ -110,6 +113,12 @@ CASES = [
             ((torch.rand(4, 3), torch.tensor([0, 1, -1, 0])), "undefined"),
             ((torch.rand(4, 3), torch.zeros(4)), "integers"),
         ],
+        bench=Bench(
+            make=lambda: dltk.classificationLayer(),
+            torch=lambda: lambda y, t: F.nll_loss(torch.log(y), t, reduction="sum") / y.shape[0],
+            inputs=lambda: [probs(128, 10)],
+            targets=labels10,
+        ),
     ),
     LayerCase(
         id="classificationLayer-weighted",
@@ -151,6 +160,12 @@ CASES = [
             ((torch.randn(4, 3), torch.randn(4, 2)), "wrong shape"),
             ((torch.randn(4, 3), torch.ones(4, 3, dtype=torch.long)), "floating point"),
         ],
+        bench=Bench(
+            make=lambda: dltk.regressionLayer(),
+            torch=lambda: lambda y, t: 0.5 * ((y - t) ** 2).sum() / y.shape[0],
+            inputs=lambda: [feat(10)],
+            targets=lambda: feat(10),
+        ),
     ),
     LayerCase(
         id="regressionLayer-sequence",
@@ -190,6 +205,12 @@ CASES = [
             ((torch.rand(2, 3, 4, 5), torch.zeros(2, 5, 4, dtype=torch.long)), "(2, 4, 5) BHW [MATLAB 4×5×1×2 SSCB"),
             ((torch.rand(2, 3, 4, 5), torch.full((2, 4, 5), -2)), "class index -2 out of range"),
         ],
+        bench=Bench(
+            make=lambda: dltk.pixelClassificationLayer(),
+            torch=lambda: lambda y, t: F.nll_loss(torch.log(y), t, ignore_index=-1, reduction="sum") / t.numel(),
+            inputs=lambda: [probs(8, 5, 64, 64)],
+            targets=pixel_labels,
+        ),
     ),
     LayerCase(
         id="dicePixelClassificationLayer",
@@ -199,6 +220,12 @@ CASES = [
         reference=ref_dice,
         signal_shapes={"intersection": (2, 3), "union": (2, 3), "class_weights": (2, 3), "dice": (2,), "loss": (2,)},
         bad_inputs=[((torch.rand(2, 3, 4, 5), torch.full((2, 4, 5), 3)), "out of range")],
+        bench=Bench(
+            make=lambda: dltk.dicePixelClassificationLayer(),
+            torch=lambda: dice_loss,
+            inputs=lambda: [probs(8, 5, 64, 64)],
+            targets=pixel_labels,
+        ),
     ),
     LayerCase(
         id="focalLossLayer-features",
@@ -209,6 +236,12 @@ CASES = [
         signal_shapes={"modulating_factor": (5,), "cross_entropy": (5,), "loss": (5,), "predicted": (5,)},
         absent_signals=("pixel_loss",),
         bad_inputs=[([torch.rand(5, 4, 2)], "rank 3")],
+        bench=Bench(
+            make=lambda: dltk.focalLossLayer(),
+            torch=lambda: focal_loss,
+            inputs=lambda: [probs(128, 10)],
+            targets=labels10,
+        ),
     ),
     LayerCase(
         id="focalLossLayer-image",
@@ -228,6 +261,14 @@ CASES = [
         ),
         signal_shapes={"class_weight_per_observation": (5,), "loss": (5,)},
         bad_inputs=[([torch.rand(5, 4)], "C is 4, expected 3")],
+        bench=Bench(
+            make=lambda: dltk.weightedClassificationLayer(torch.rand(10).tolist()),
+            torch=lambda: (lambda w: lambda y, t: F.nll_loss(torch.log(y), t, weight=w, reduction="sum") / y.shape[0])(
+                torch.rand(10)
+            ),
+            inputs=lambda: [probs(128, 10)],
+            targets=labels10,
+        ),
     ),
     LayerCase(
         id="sseClassificationLayer",
@@ -236,6 +277,12 @@ CASES = [
         targets=_labels(3, 5),
         reference=lambda layer, y, t: F.mse_loss(y, F.one_hot(t, 3).double(), reduction="sum") / y.shape[0],
         signal_shapes={"squared_error": (5, 3), "loss": (5,)},
+        bench=Bench(
+            make=lambda: dltk.sseClassificationLayer(),
+            torch=lambda: lambda y, t: ((y - F.one_hot(t, 10)) ** 2).sum() / y.shape[0],
+            inputs=lambda: [probs(128, 10)],
+            targets=labels10,
+        ),
     ),
     LayerCase(
         id="maeRegressionLayer",
@@ -245,6 +292,12 @@ CASES = [
         reference=lambda layer, y, t: F.l1_loss(y, t),
         signal_shapes={"abs_error": (4, 3), "loss": (4,)},
         bad_inputs=[([torch.randn(4, 3, 2)], "rank 3")],
+        bench=Bench(
+            make=lambda: dltk.maeRegressionLayer(),
+            torch=lambda: nn.L1Loss(),
+            inputs=lambda: [feat(10)],
+            targets=lambda: feat(10),
+        ),
     ),
     LayerCase(
         id="tverskyPixelClassificationLayer",
@@ -253,5 +306,11 @@ CASES = [
         targets=_labels(3, 2, 4, 4, low=-1),
         reference=ref_tversky,
         signal_shapes={"TP": (2, 3), "FP": (2, 3), "FN": (2, 3), "tversky_index": (2, 3), "loss": (2,)},
+        bench=Bench(
+            make=lambda: dltk.tverskyPixelClassificationLayer(),
+            torch=lambda: tversky_loss,
+            inputs=lambda: [probs(8, 5, 64, 64)],
+            targets=pixel_labels,
+        ),
     ),
 ]

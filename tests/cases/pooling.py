@@ -12,9 +12,12 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 import dltk
-from dltk.testing import LayerCase
+from dltk.testing import Bench, LayerCase
+
+from ._bench import img, roi_inputs, torch_roi_pool, torch_unpool, unpool_inputs, vol
 
 NEG = -float("inf")
 
@@ -62,6 +65,11 @@ CASES = [
         reference=lambda layer, x: F.avg_pool2d(x, 2, 2),
         signal_shapes={"window_mean": (2, 3, 2, 3), "window_count": (1, 1, 2, 3)},
         bad_inputs=[([torch.randn(2, 3, 5)], "rank 3"), ([torch.randn(1, 1, 1, 6)], "after padding")],
+        bench=Bench(
+            make=lambda: dltk.averagePooling2dLayer(2, Stride=2),
+            torch=lambda: nn.AvgPool2d(2, 2),
+            inputs=lambda: [img()],
+        ),
     ),
     LayerCase(
         # 'same', stride 2, pool 3: H 5 -> 3 rows, total 2 -> [1 1]; W 6 -> 3 cols, total 1 -> [0 1]
@@ -90,6 +98,11 @@ CASES = [
         inputs=lambda: [torch.randn(1, 2, 3, 4, 3)],
         reference=lambda layer, x: F.avg_pool3d(F.pad(x, (1, 1, 1, 1, 0, 0)), (1, 2, 2), (1, 1, 2)),
         bad_inputs=[([torch.randn(1, 2, 3, 4)], "rank 4")],
+        bench=Bench(
+            make=lambda: dltk.averagePooling3dLayer(2, Stride=2),
+            torch=lambda: nn.AvgPool3d(2, 2),
+            inputs=lambda: [vol()],
+        ),
     ),
     LayerCase(
         id="maxPooling2dLayer-stride",
@@ -98,6 +111,9 @@ CASES = [
         reference=lambda layer, x: F.max_pool2d(x, 2, 2),
         signal_shapes={"indices": (2, 3, 2, 3), "window_max": (2, 3, 2, 3), "switch_mask": (2, 3, 5, 6)},
         bad_inputs=[([torch.randn(2, 3, 5)], "rank 3"), ([torch.randn(1, 1, 6, 1)], "after padding")],
+        bench=Bench(
+            make=lambda: dltk.maxPooling2dLayer(2, Stride=2), torch=lambda: nn.MaxPool2d(2, 2), inputs=lambda: [img()]
+        ),
     ),
     LayerCase(
         # 'same', pool 3 stride 2: H 6 -> 3 rows, total 1 -> [0 1]; W 5 -> 3 cols, total 2 -> [1 1]
@@ -118,6 +134,9 @@ CASES = [
         inputs=lambda: [torch.randn(1, 2, 4, 4, 5)],
         reference=lambda layer, x: F.max_pool3d(x, (2, 2, 3), 2),
         signal_shapes={"indices": (1, 2, 2, 2, 2), "switch_mask": (1, 2, 4, 4, 5)},
+        bench=Bench(
+            make=lambda: dltk.maxPooling3dLayer(2, Stride=2), torch=lambda: nn.MaxPool3d(2, 2), inputs=lambda: [vol()]
+        ),
     ),
     LayerCase(
         id="globalAveragePooling2dLayer",
@@ -125,12 +144,22 @@ CASES = [
         inputs=lambda: [torch.randn(2, 3, 4, 5)],
         reference=lambda layer, x: F.adaptive_avg_pool2d(x, 1),
         bad_inputs=[([torch.randn(2, 3)], "rank 2")],
+        bench=Bench(
+            make=lambda: dltk.globalAveragePooling2dLayer(),
+            torch=lambda: nn.AdaptiveAvgPool2d(1),
+            inputs=lambda: [img()],
+        ),
     ),
     LayerCase(
         id="globalAveragePooling3dLayer",
         make=lambda: dltk.globalAveragePooling3dLayer(),
         inputs=lambda: [torch.randn(2, 3, 2, 4, 3)],
         reference=lambda layer, x: F.adaptive_avg_pool3d(x, 1),
+        bench=Bench(
+            make=lambda: dltk.globalAveragePooling3dLayer(),
+            torch=lambda: nn.AdaptiveAvgPool3d(1),
+            inputs=lambda: [vol()],
+        ),
     ),
     LayerCase(
         id="globalMaxPooling2dLayer",
@@ -138,6 +167,9 @@ CASES = [
         inputs=lambda: [torch.randn(2, 3, 4, 5)],
         reference=lambda layer, x: F.adaptive_max_pool2d(x, 1),
         signal_shapes={"indices": (2, 3, 1, 1), "switch_mask": (2, 3, 4, 5)},
+        bench=Bench(
+            make=lambda: dltk.globalMaxPooling2dLayer(), torch=lambda: nn.AdaptiveMaxPool2d(1), inputs=lambda: [img()]
+        ),
     ),
     LayerCase(
         id="globalMaxPooling3dLayer",
@@ -145,6 +177,9 @@ CASES = [
         inputs=lambda: [torch.randn(2, 3, 2, 4, 3)],
         reference=lambda layer, x: F.adaptive_max_pool3d(x, 1),
         signal_shapes={"indices": (2, 3, 1, 1, 1)},
+        bench=Bench(
+            make=lambda: dltk.globalMaxPooling3dLayer(), torch=lambda: nn.AdaptiveMaxPool3d(1), inputs=lambda: [vol()]
+        ),
     ),
     LayerCase(
         id="maxUnpooling2dLayer",
@@ -155,6 +190,7 @@ CASES = [
             ([torch.randn(2, 3, 3, 2), torch.zeros(2, 3, 3, 2), torch.tensor([2, 3, 6, 5])], "int64"),
             ([torch.randn(2, 3, 3, 2), torch.full((2, 3, 3, 2), 30), torch.tensor([2, 3, 6, 5])], "plane"),
         ],
+        bench=Bench(make=lambda: dltk.maxUnpooling2dLayer(), torch=torch_unpool, inputs=unpool_inputs),
     ),
     LayerCase(
         id="roiMaxPooling2dLayer",
@@ -167,6 +203,7 @@ CASES = [
             ([torch.randn(2, 2, 7, 8), torch.tensor([[2.0, 1, 1, 2, 2]])], "batch indices"),
             ([torch.randn(2, 2, 7, 8), torch.tensor([[0.0, 1, 1, 2, 2], [1.0, 1, 1, 0, 2]])], "positive widths"),
         ],
+        bench=Bench(make=lambda: dltk.roiMaxPooling2dLayer([4, 4]), torch=torch_roi_pool, inputs=roi_inputs),
     ),
 ]
 

@@ -12,7 +12,9 @@ import torch
 from torch import nn
 
 from dltk.layers import GRU, LSTM, BiLSTM
-from dltk.testing.case import LayerCase
+from dltk.testing.case import Bench, LayerCase
+
+from ._bench import seq
 
 B, T, D, H = 2, 4, 3, 3
 F64 = torch.float64
@@ -111,7 +113,9 @@ _BAD = [
 _LSTM_SIGS = ("input_gate", "forget_gate", "cell_candidate", "output_gate", "cell_state", "hidden_state")
 
 
-def _lstm_case(cid: str, cls: type = LSTM, lengths: torch.Tensor | None = None, **kw) -> LayerCase:
+def _lstm_case(
+    cid: str, cls: type = LSTM, lengths: torch.Tensor | None = None, bench: Bench | None = None, **kw
+) -> LayerCase:
     dirs = 2 if cls is BiLSTM else 1
     prefixes = [""] if dirs == 1 else ["forward_", "backward_"]
     shapes = {p + s: (B, T, H) for p in prefixes for s in _LSTM_SIGS}
@@ -124,10 +128,11 @@ def _lstm_case(cid: str, cls: type = LSTM, lengths: torch.Tensor | None = None, 
         kwargs={} if lengths is None else {"lengths": lengths},
         signal_shapes=shapes,
         bad_inputs=_BAD,
+        bench=bench,
     )
 
 
-def _gru_case(cid: str, lengths: torch.Tensor | None = None, **kw) -> LayerCase:
+def _gru_case(cid: str, lengths: torch.Tensor | None = None, bench: Bench | None = None, **kw) -> LayerCase:
     return LayerCase(
         id=f"gruLayer-{cid}",
         make=lambda: GRU(H, input_size=D, bias_initializer="narrow-normal", **kw),
@@ -142,16 +147,37 @@ def _gru_case(cid: str, lengths: torch.Tensor | None = None, **kw) -> LayerCase:
             "gates_pre": (B, T, 3 * H),
         },
         bad_inputs=_BAD,
+        bench=bench,
     )
 
 
+def _first_output(module: nn.Module):
+    """The PyTorch RNN as a network calls it: its output sequence, without the final states."""
+    return lambda x: module(x)[0]
+
+
 CASES = [
-    _lstm_case("sequence"),
+    _lstm_case(
+        "sequence",
+        bench=Bench(
+            make=lambda: LSTM(128),
+            torch=lambda: _first_output(nn.LSTM(64, 128, batch_first=True)),
+            inputs=lambda: [seq()],
+        ),
+    ),
     _lstm_case("last", output_mode="last"),
     _lstm_case("softsign", state_activation_function="softsign"),
     _lstm_case("hard-sigmoid-last", gate_activation_function="hard-sigmoid", output_mode="last"),
     _lstm_case("lengths-last", lengths=LENGTHS, output_mode="last"),
-    _lstm_case("sequence", cls=BiLSTM),
+    _lstm_case(
+        "sequence",
+        cls=BiLSTM,
+        bench=Bench(
+            make=lambda: BiLSTM(128),
+            torch=lambda: _first_output(nn.LSTM(64, 128, batch_first=True, bidirectional=True)),
+            inputs=lambda: [seq()],
+        ),
+    ),
     _lstm_case("last", cls=BiLSTM, output_mode="last"),
     _lstm_case(
         "softsign-hard-sigmoid",
@@ -160,7 +186,14 @@ CASES = [
         gate_activation_function="hard-sigmoid",
     ),
     _lstm_case("lengths", cls=BiLSTM, lengths=LENGTHS),
-    _gru_case("after-multiplication"),
+    _gru_case(
+        "after-multiplication",
+        bench=Bench(
+            make=lambda: GRU(128),
+            torch=lambda: _first_output(nn.GRU(64, 128, batch_first=True)),
+            inputs=lambda: [seq()],
+        ),
+    ),
     _gru_case("before-multiplication", reset_gate_mode="before-multiplication"),
     _gru_case(
         "recurrent-bias-after-multiplication-last",

@@ -9,9 +9,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
+from torch import nn
 
 import dltk
-from dltk.testing import LayerCase
+from dltk.testing import Bench, LayerCase
+
+from ._bench import B, img
 
 
 def _image_sequence(layer):
@@ -56,6 +59,12 @@ CASES = [
             ([torch.randn(2, 3, 4, 4)], "rank 4"),
             ([torch.ones(2, 3, 1, 2, 2, dtype=torch.int64)], "floating"),
         ],
+        bench=Bench(
+            make=lambda: dltk.sequenceFoldingLayer(),
+            torch=lambda: nn.Flatten(0, 1),
+            inputs=lambda: [torch.randn(8, 10, 16, 28, 28)],
+            layouts=["BTCHW"],
+        ),
     ),
     LayerCase(
         id="sequenceUnfoldingLayer-image",
@@ -64,6 +73,12 @@ CASES = [
         reference=lambda layer, x, n: x.reshape(2, 3, 2, 3, 3),
         signal_shapes={"unfolded": (2, 3, 2, 3, 3)},
         bad_inputs=[([torch.randn(5, 2, 3, 3), torch.tensor(2)], "multiple of miniBatchSize 2")],
+        bench=Bench(
+            make=lambda: dltk.sequenceUnfoldingLayer(),
+            torch=lambda: lambda x, n: x.unflatten(0, (int(n), -1)),
+            inputs=lambda: [img(b=80), torch.tensor(8)],
+            layouts=["BCHW", None],
+        ),
     ),
     LayerCase(
         id="sequenceUnfoldingLayer-vectors",
@@ -78,6 +93,12 @@ CASES = [
         inputs=lambda: [torch.randn(2, 3, 2, 3, 4)],
         reference=_flatten_btchw,
         bad_inputs=[([torch.randn(2)], "rank 1")],
+        bench=Bench(
+            make=lambda: dltk.flattenLayer(),
+            torch=lambda: lambda x: x.transpose(-1, -2).flatten(2),
+            inputs=lambda: [torch.randn(8, 10, 16, 28, 28)],
+            layouts=["BTCHW"],
+        ),
     ),
     LayerCase(
         id="flattenLayer-image",
@@ -102,6 +123,11 @@ CASES = [
             ([torch.tensor([[[1.5]]])], "whole-number word indices"),
             ([torch.ones(2, 4, 2)], "C is 2, expected 1"),
         ],
+        bench=Bench(
+            make=lambda: dltk.wordEmbeddingLayer(64, 1000),
+            torch=lambda: (lambda m: lambda x: m(x.squeeze(-1).long() - 1))(nn.Embedding(1000, 64)),
+            inputs=lambda: [torch.randint(1, 1001, (B, 50, 1)).float()],
+        ),
     ),
     LayerCase(
         id="wordEmbeddingLayer-error-mode-features",
