@@ -83,7 +83,7 @@ if TEST:
     c.Authenticator.allow_all = True
     c.JupyterHub.spawner_class = SimpleLocalProcessSpawner
     c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(env("DLTK_HUB_HOMES", "/tmp/dltk-hub"), "{username}")
-    c.Spawner.args = ["--ServerApp.ip=127.0.0.1"]
+    c.Spawner.args = ["--ServerApp.ip=127.0.0.1"] + (["--allow-root"] if os.geteuid() == 0 else [])
     c.JupyterHub.concurrent_spawn_limit = 0  # the load test starts every student at once
     if env("DLTK_HUB_API_TOKEN"):  # the test drives the hub through its REST API
         services.append({"name": "loadtest", "api_token": env("DLTK_HUB_API_TOKEN")})

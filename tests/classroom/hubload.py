@@ -46,7 +46,7 @@ DEADLINE_S = 900  # the whole run, whatever happens
 PLANTED = """
 import dltk, torch
 lstm = dltk.lstmLayer(256, InputSize=12)
-dltk.record(lstm, torch.zeros(64, 20000, 12))
+dltk.record(lstm, torch.zeros(1024, 100, 12))  # 7 signals of (1024, 100, 256): 734 MB
 """
 
 
@@ -362,8 +362,8 @@ class Student:
                         }
                     )
                 )
-                reply, outputs = None, []
-                while reply is None:
+                reply, outputs, idle = None, [], False
+                while reply is None or not idle:  # outputs may arrive after the reply: wait for 'idle'
                     raw = await asyncio.wait_for(ws.read_message(), timeout=600)
                     if raw is None:
                         raise RuntimeError(f"{self.name}: kernel websocket closed")
@@ -376,6 +376,8 @@ class Student:
                         outputs.append(m["content"])
                     if m["msg_type"] == "execute_reply":
                         reply = m["content"]
+                    if m["msg_type"] == "status" and m["content"].get("execution_state") == "idle":
+                        idle = True
                 replies.append({"reply": reply, "outputs": outputs})
                 if reply["status"] != "ok" and stop_on_error:
                     break
@@ -383,19 +385,28 @@ class Student:
             ws.close()
         return replies
 
+    def say(self, what: str) -> None:
+        if os.environ.get("DLTK_HUBLOAD_VERBOSE"):
+            print(f"{time.strftime('%H:%M:%S')} {self.name}: {what}", file=sys.stderr, flush=True)
+
     async def lesson(self) -> None:
         r = self.result
         t0 = time.perf_counter()
         await self.login()
         r.login_s = time.perf_counter() - t0
+        self.say("logged in")
         await self.start_server()
+        self.say("server ready")
         await self.pull()
+        self.say("course pulled")
         path = f"dltk/lessons/{r.lesson}"
         nb = await self.api("GET", f"/user/{self.name}/api/contents/{quote(path)}?content=1")
         nb = nbformat.from_dict(nb["content"])
         kernel = (await self.api("POST", f"/user/{self.name}/api/kernels", {"name": "python3"}))["id"]
+        self.say("kernel started")
         await self.run_cells(kernel, ["1"])
         r.first_kernel_s = time.perf_counter() - t0
+        self.say("kernel answered")
         setup = (
             "import os\nos.chdir('dltk/lessons')\nopen('whoami.txt', 'w').write(os.environ.get('JUPYTERHUB_USER', ''))\n"
             "print('CWD', os.getcwd())"
@@ -404,6 +415,7 @@ class Student:
         t1 = time.perf_counter()
         replies = await self.run_cells(kernel, sources)
         r.lesson_s = time.perf_counter() - t1
+        self.say(f"lesson ran ({len(replies)} cells)")
         r.cells = len(replies) - 1
         for rep in replies:
             if rep["reply"]["status"] != "ok":
