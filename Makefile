@@ -15,7 +15,7 @@ STAMP   = $(VENV)/.dltk-installed
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: lab test install bench lesson-report lint format strip clean chromium
+.PHONY: lab test install bench lesson-report lint format strip clean chromium pictures
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ bench: install
 
 lesson-report: install
 	$(PY) -m benchmarks.lesson_report
+
+# the README's pictures (docs/img/*.png), drawn by dltk; tests/test_readme_pictures.py checks they are current
+pictures: install
+	$(PY) -m tools.pictures
 
 lint: install
 	$(PY) -m ruff check dltk tests benchmarks

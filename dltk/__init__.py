@@ -30,7 +30,7 @@ from .errors import (
     OptionError,
     RecordingBudgetError,
 )
-from .introspect import Recording, record
+from .introspect import Recording
 from .matlab import *  # noqa: F403  (every MATLAB layer constructor)
 from .matlab import __all__ as _matlab_all
 
@@ -58,6 +58,8 @@ __all__ = [
 from ._exports import export_subsystems as _export_subsystems  # noqa: E402
 
 _export_subsystems(globals(), __all__)
+
+from .front import record  # noqa: E402  (above network and introspect: takes layer arrays too)
 
 
 def __getattr__(name: str) -> object:

@@ -29,6 +29,7 @@ SUBSYSTEMS: dict[str, tuple[str, ...]] = {
     "dltk.data": ("seed_everything",),
     "dltk.testing": ("checkLayer",),
     "dltk.catalog": ("catalog",),
+    "dltk.introspect": ("diagnose", "Diagnosis"),
 }
 
 

@@ -1,5 +1,6 @@
-"""Introspection: recording the signals inside layers (``dltk.record``)."""
+"""Introspection: recording the signals inside layers and modules (``dltk.record``), ``dltk.diagnose``."""
 
+from .diagnose import Diagnosis, diagnose
 from .recording import NonFinite, Recorder, Recording, record
 
-__all__ = ["NonFinite", "Recorder", "Recording", "record"]
+__all__ = ["Diagnosis", "NonFinite", "Recorder", "Recording", "diagnose", "record"]

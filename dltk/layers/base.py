@@ -34,6 +34,9 @@ from ..layouts import default_layout, describe, describe_expected
 
 _NAME_RE = re.compile(r"^[^/]*$")
 
+#: "not looked up yet" (see :attr:`Layer._held_dtype`)
+_UNKNOWN: Any = object()
+
 
 def matlab_property(attr: str, doc: str = "", readonly: bool = False) -> property:
     """A MATLAB-named property that reads (and writes) a Pythonic attribute.
@@ -233,6 +236,29 @@ class Layer(nn.Module):
         return input_layouts[0] if input_layouts else None
 
     # ----------------------------------------------------------- input checks
+    #: dtype of the layer's floating-point parameters, which inputs must have (None: no parameters);
+    #: ``_UNKNOWN`` until the first check, and again after a conversion (``.double()``) or a new parameter
+    _held_dtype: Any = _UNKNOWN
+
+    def _find_held_dtype(self) -> torch.dtype | None:
+        """The dtype inputs must have: that of the first floating-point parameter (cached)."""
+        for p in self.parameters():
+            if isinstance(p, nn.parameter.UninitializedParameter):
+                return None  # created on the first call: nothing to compare with yet (not cached)
+            if p.is_floating_point():
+                self.__dict__["_held_dtype"] = p.dtype
+                return p.dtype
+        self.__dict__["_held_dtype"] = None
+        return None
+
+    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> Any:  # .double(), .to(...), .half(): look again
+        self.__dict__.pop("_held_dtype", None)
+        return super()._apply(fn, *args, **kwargs)
+
+    def register_parameter(self, name: str, param: nn.Parameter | None) -> None:
+        self.__dict__.pop("_held_dtype", None)
+        super().register_parameter(name, param)
+
     def _layout_of(self, x: torch.Tensor) -> str | None:
         if self.input_layout is not None and len(self.input_layout) == x.ndim:
             return self.input_layout
@@ -269,21 +295,34 @@ class Layer(nn.Module):
         """
         # the common case costs a few attribute tests and one lookup (the layouts by rank are
         # worked out once); anything unusual takes the full check below, with the messages
-        if isinstance(x, torch.Tensor) and (x.is_floating_point() or allow_integer and _is_integer(x)):
-            lay = _by_rank(layouts).get(x.dim())
-            if lay.__class__ is tuple:  # one rank, several layouts (BCDHW / BTCHW): set-up decides
-                lay = self.input_layout if self.input_layout in lay else lay[0]
-            if lay is not None and (allow_empty or x.numel()):
-                if not sizes:
-                    return lay
-                shape = x.shape
-                for axis, want in sizes.items():
-                    if want is not None:
-                        k = lay.find(axis)
-                        if k >= 0 and shape[k] != want:
-                            break
-                else:
-                    return lay
+        if isinstance(x, torch.Tensor):
+            held = self._held_dtype  # the parameters' dtype (None: no parameters), found once per conversion
+            if held is _UNKNOWN:
+                held = self._find_held_dtype()
+            dtype = x.dtype
+            if (
+                dtype is held
+                or (held is None or allow_integer)
+                and (dtype.is_floating_point or allow_integer and _is_integer(x))
+            ):
+                try:
+                    by_rank = _RANK_MAP_VALUES[layouts]
+                except (KeyError, TypeError):  # first time (or a list): worked out and cached
+                    by_rank = _RANK_MAPS.get(layouts)
+                lay = by_rank.get(x.dim())
+                if lay.__class__ is tuple:  # one rank, several layouts (BCDHW / BTCHW): set-up decides
+                    lay = self.input_layout if self.input_layout in lay else lay[0]
+                if lay is not None and (allow_empty or x.numel()):
+                    if not sizes:
+                        return lay
+                    shape = x.shape
+                    for axis, want in sizes.items():
+                        if want is not None:
+                            k = lay.find(axis)
+                            if k >= 0 and shape[k] != want:
+                                break
+                    else:
+                        return lay
         return self._check_input_full(x, layouts, sizes, allow_empty=allow_empty, allow_integer=allow_integer)
 
     def _check_input_full(
@@ -309,9 +348,16 @@ class Layer(nn.Module):
         lay = match[0]
         if len(match) > 1 and self.input_layout in match:
             lay = self.input_layout
+        if x.is_complex():
+            raise self._fail(
+                expected(),
+                x,
+                "complex values: dltk layers compute on real tensors; pass x.real, x.abs(), or the real and "
+                "imaginary parts as channels, e.g. torch.view_as_real(x)",
+            )
         if allow_integer and not (x.is_floating_point() or _is_integer(x)):
             raise self._fail(expected(), x, "a floating-point or integer tensor is needed")
-        if not (allow_integer or x.is_floating_point() or x.is_complex()):
+        if not (allow_integer or x.is_floating_point()):
             raise self._fail(expected(), x, "a floating-point tensor is needed; use x.float()")
         for axis, want in (sizes or {}).items():
             if want is None or axis not in lay:
@@ -321,6 +367,9 @@ class Layer(nn.Module):
                 raise self._fail(expected(), x, f"{axis} is {got}, expected {want}")
         if not allow_empty and x.numel() == 0:
             raise self._fail(expected(), x, "empty input")
+        held = self._find_held_dtype()
+        if x.is_floating_point() and held is not None and x.dtype != held and not allow_integer:
+            raise self._fail(expected(), x, _dtype_advice(held, x.dtype))
         return lay
 
 
@@ -329,24 +378,59 @@ def _is_integer(x: torch.Tensor) -> bool:
     return not (x.is_floating_point() or x.is_complex() or x.dtype == torch.bool)
 
 
-#: id(layouts) -> (layouts, {rank: layout, or a tuple of the layouts of that rank}); the entry
-#: holds ``layouts`` itself, so its id cannot be reused by another object while cached
-_RANK_MAPS: dict[int, tuple[Any, dict[int, Any]]] = {}
+class _RankMapCache:
+    """The accepted layouts of a ``layouts`` argument keyed by rank, worked out once per distinct value.
+
+    Keyed by the value itself (``"BTC"``, ``("BC", "BTC")``): equal arguments share an entry and
+    two different ones never do. Layouts built afresh on every call are bounded by ``limit``.
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self.maps: dict[str | tuple[str, ...], dict[int, Any]] = {}
+
+    def get(self, layouts: str | tuple[str, ...]) -> dict[int, Any]:
+        """``{rank: layout}``, or ``{rank: (layouts of that rank, …)}`` where several share a rank."""
+        if isinstance(layouts, list):  # e.g. a custom layer's; cached as a tuple
+            layouts = tuple(layouts)
+        hit = self.maps.get(layouts)
+        if hit is not None:
+            return hit
+        by_rank: dict[int, Any] = {}
+        for lay in (layouts,) if isinstance(layouts, str) else layouts:
+            old = by_rank.get(len(lay))
+            by_rank[len(lay)] = lay if old is None else (*(old if isinstance(old, tuple) else (old,)), lay)
+        if len(self.maps) >= self.limit:
+            self.maps.clear()
+        self.maps[layouts] = by_rank
+        return by_rank
+
+
+_RANK_MAPS = _RankMapCache()
+_RANK_MAP_VALUES = _RANK_MAPS.maps  # the plain path reads the dict directly (no method call)
 
 
 def _by_rank(layouts: str | tuple[str, ...]) -> dict[int, Any]:
-    """The accepted layouts of ``layouts`` keyed by rank (cached per layouts object)."""
-    hit = _RANK_MAPS.get(id(layouts))
-    if hit is not None and hit[0] is layouts:
-        return hit[1]
-    m: dict[int, Any] = {}
-    for lay in (layouts,) if isinstance(layouts, str) else layouts:
-        old = m.get(len(lay))
-        m[len(lay)] = lay if old is None else (*(old if isinstance(old, tuple) else (old,)), lay)
-    if len(_RANK_MAPS) > 4096:  # layouts built afresh on every call would grow it without bound
-        _RANK_MAPS.clear()
-    _RANK_MAPS[id(layouts)] = (layouts, m)
-    return m
+    """The accepted layouts of ``layouts`` keyed by rank (cached, see :class:`_RankMapCache`)."""
+    return _RANK_MAPS.get(layouts)
+
+
+_DTYPE_METHODS = {
+    torch.float32: "float",
+    torch.float64: "double",
+    torch.float16: "half",
+    torch.bfloat16: "bfloat16",
+}
+
+
+def _dtype_advice(held: torch.dtype, got: torch.dtype) -> str:
+    """The dtype mismatch and its fix, for :meth:`Layer._check_input`'s message."""
+    name = str(held).replace("torch.", "")
+    method = _DTYPE_METHODS.get(held)
+    fix = f"convert the input with x.{method}()" if method else f"convert the input with x.to({held})"
+    if got in (torch.float32, torch.float64):  # layers compute in these dtypes on every device
+        fix += f", or the layer with layer.{_DTYPE_METHODS[got]}()"
+    return f"the layer holds {name} parameters and the input is {str(got).replace('torch.', '')}: {fix}"
 
 
 def _recording_init(init: Any) -> Any:

@@ -345,6 +345,9 @@ def check_bad_inputs(case: LayerCase) -> None:
     names = {n for n in (getattr(layer, "matlab_name", ""), layer.label) if n}
     for i, (bad, fragment) in enumerate(case.bad_inputs):
         bad = tuple(bad) if isinstance(bad, (tuple, list)) else (bad,)
+        # floating inputs in the layer's float64, as the good inputs: each entry probes shapes or
+        # values; a dtype that differs from the layer's is a mistake of its own (tests/test_input_errors.py)
+        bad = tuple(x.double() if isinstance(x, torch.Tensor) and x.is_floating_point() else x for x in bad)
         call = layer.loss if getattr(layer, "is_output_layer", False) and len(bad) == 2 else layer
         what = f"{case.id}: bad input {i + 1} ({_shapes(bad)})"
         try:

@@ -306,6 +306,14 @@ def prepare(
     n = len(Xt)
     seq2seq = is_seq and (out_layout == "BTC" if out_layout else _looks_per_step(Y, Xt))
     if seq2seq:
+        if hasattr(Y, "__len__") and len(Y) == n and n and np.ndim(Y[0]) == 0:
+            raise DataError(
+                f"{where}: the network outputs a sequence for each observation (sequence-to-sequence: its last "
+                f"recurrent layer has OutputMode 'sequence'), but Y holds one {_response_word(task)} per "
+                "sequence. For sequence-to-label, give the last LSTM/GRU layer OutputMode='last', e.g. "
+                "dltk.lstmLayer(100, OutputMode='last'); for sequence-to-sequence, give Y as one array per "
+                "sequence with an entry per time step."
+            )
         if not isinstance(Y, (list, tuple)) or len(Y) != n:
             got = len(Y) if hasattr(Y, "__len__") else type(Y).__name__
             raise DataError(
@@ -364,6 +372,52 @@ def _responses(y: np.ndarray, where: str, dtype: torch.dtype, seq: int | None) -
         where_ = f"response sequence {seq}" if seq is not None else f"response {_first_bad(t.reshape(len(t), -1))}"
         raise DataError(f"{where}: {where_} (0-based) contains NaN or Inf.")
     return t
+
+
+def _response_word(task: str | None) -> str:
+    return "label" if task == "classification" else "response"
+
+
+def _label_type(value: Any) -> str:
+    """'text', 'bool', 'number' or the type's name, for :func:`check_label_types`."""
+    if isinstance(value, (str, np.str_)):
+        return "text"
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return "number"
+    return type(value).__name__
+
+
+def check_label_types(Y: Any, where: str) -> None:
+    """Refuse labels that mix types (``1`` and ``"1"``, ``True`` and ``1``).
+
+    NumPy would turn ``[1, "1", 2]`` into the text ``["1", "1", "2"]`` and merge
+    the two kinds silently into one class; MATLAB's ``categorical`` cannot mix
+    them either.
+    """
+    groups = Y if isinstance(Y, (list, tuple)) and Y and np.ndim(Y[0]) >= 1 else [Y]
+    seen: dict[str, Any] = {}
+    for group in groups:
+        if isinstance(group, torch.Tensor):
+            continue  # one dtype
+        if isinstance(group, np.ndarray) and group.dtype != object:
+            kind = group.dtype.kind
+            if group.size:
+                seen.setdefault("text" if kind in "US" else "bool" if kind == "b" else "number", group.flat[0])
+            continue
+        for value in np.asarray(group, dtype=object).ravel():
+            seen.setdefault(_label_type(value), value)
+            if len(seen) > 1:
+                break
+        if len(seen) > 1:
+            break
+    if len(seen) > 1:
+        shown = " and ".join(f"{v!r} ({k})" for k, v in seen.items())
+        raise DataError(
+            f"{where}: the class labels mix types: {shown}. Mixed labels would merge or split classes silently "
+            "(1 and '1' look alike as text). Use one type for every label, e.g. Y = [str(y) for y in Y]."
+        )
 
 
 def labels_array(Y: Any) -> np.ndarray:

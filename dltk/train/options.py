@@ -269,45 +269,36 @@ def trainingOptions(solverName: str, *args: Any, **kwargs: Any) -> TrainingOptio
         LearnRateSchedule: ``'none'`` or ``'piecewise'`` (multiply the rate by
             LearnRateDropFactor every LearnRateDropPeriod epochs). Default: ``'none'``.
         LearnRateDropFactor: Default: 0.1.  LearnRateDropPeriod: Default: 10.
-        L2Regularization: λ; adds λ·L2Factor·θ to each parameter's gradient
-            (biases have L2Factor 0). Default: 1e-4.
+        L2Regularization: λ; adds λ·L2Factor·θ to each gradient (biases: L2Factor 0). Default: 1e-4.
         GradientThreshold: Default: Inf (no clipping).
-        GradientThresholdMethod: ``'l2norm'`` (each parameter's gradient
-            rescaled to norm ≤ threshold), ``'global-l2norm'`` (all gradients
-            rescaled together), ``'absolute-value'`` (element-wise clip).
-            Default: ``'l2norm'``.
+        GradientThresholdMethod: ``'l2norm'`` (each parameter's gradient rescaled to norm ≤
+            threshold), ``'global-l2norm'`` (all gradients rescaled together), ``'absolute-value'``
+            (element-wise clip). Default: ``'l2norm'``.
         MaxEpochs: Default: 30.
-        MiniBatchSize: observations per iteration; leftovers that do not fill
-            a last mini-batch are skipped each epoch (as MATLAB). Default: 128.
+        MiniBatchSize: observations per iteration; leftovers that do not fill a last
+            mini-batch are skipped each epoch (as MATLAB). Default: 128.
         Shuffle: ``'once'``, ``'never'``, ``'every-epoch'``. Default: ``'once'``.
         ValidationData: ``(XValidation, YValidation)``. Default: none.
         ValidationFrequency: iterations between validations. Default: 50.
-        ValidationPatience: stop after this many validations without a lower
-            validation loss. Default: Inf.
+        ValidationPatience: stop after this many validations without a lower loss. Default: Inf.
         OutputNetwork: ``'auto'`` (best validation loss if ValidationData is
             given, else last iteration), ``'last-iteration'``,
             ``'best-validation-loss'``. Default: ``'auto'``.
-        SequenceLength: ``'longest'`` (pad each mini-batch to its longest
-            sequence), ``'shortest'`` (truncate to the shortest), or an integer
-            (pad, then split into chunks of that length that carry the
-            recurrent state; backpropagation is truncated between chunks).
-            Default: ``'longest'``.
-        SequencePaddingDirection: ``'right'`` or ``'left'``. Default: ``'right'``.
-        SequencePaddingValue: Default: 0.
+        SequenceLength: ``'longest'`` (pad each mini-batch to its longest sequence), ``'shortest'``
+            (truncate to the shortest), or an integer (pad, then split into chunks of that length that
+            carry the recurrent state; backpropagation is truncated between chunks). Default: ``'longest'``.
+        SequencePaddingDirection: ``'right'`` or ``'left'``. Default: ``'right'``.  SequencePaddingValue: Default: 0.
         SequenceMasking: *dltk extension*. True: padded steps never influence
             results (layers receive the real lengths; left-padded data is
             handled so that predictions do not depend on padding). False:
             MATLAB's raw behaviour — padding is fed through the layers like
             data (with ``OutputMode='last'`` and right padding the output is
             taken at a padded step). Default: True.
-        Verbose: print a MATLAB-like progress table and a progress bar.
-            Default: True.
+        Verbose: print a MATLAB-like progress table and a progress bar. Default: True.
         VerboseFrequency: iterations between table rows. Default: 50.
         Plots: ``'none'`` or ``'training-progress'`` (live figure). Default: ``'none'``.
-        ExecutionEnvironment: ``'auto'`` (CUDA if available), ``'cpu'``, ``'gpu'``.
-            Default: ``'auto'``.
-        ResetInputNormalization: fit the input layer's normalization statistics
-            on the training data. Default: True.
+        ExecutionEnvironment: ``'auto'`` (CUDA if available), ``'cpu'``, ``'gpu'``. Default: ``'auto'``.
+        ResetInputNormalization: fit the input layer's normalization on the training data. Default: True.
         OutputFcn: function or list of functions called with a dict of the
             training state (MATLAB's info struct fields: Epoch, Iteration,
             TimeSinceStart, TrainingLoss, TrainingAccuracy/RMSE, Validation…,
@@ -323,6 +314,11 @@ def trainingOptions(solverName: str, *args: Any, **kwargs: Any) -> TrainingOptio
         50
     """
     solver = choice(WHERE, "solverName", solverName, SOLVERS)
+    return TrainingOptions(solver, _option_values(solver, _given_options(solver, args, kwargs)))
+
+
+def _given_options(solver: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The name-value options given (MATLAB pairs or keywords); unknown names get close matches."""
     try:
         _, given = split_args(WHERE, args, kwargs, (), _SPEC)
     except OptionError as e:
@@ -330,6 +326,11 @@ def trainingOptions(solverName: str, *args: Any, **kwargs: Any) -> TrainingOptio
         if m:
             raise OptionError(_unknown(solver, m.group(1))) from None
         raise
+    return given
+
+
+def _option_values(solver: str, given: dict[str, Any]) -> dict[str, Any]:
+    """Every option of ``solver``: its default, or the given value checked."""
     values: dict[str, Any] = {}
     for name, (default, _check, _solvers) in _SPEC.items():
         if not _applies(_SPEC[name], solver):
@@ -339,4 +340,4 @@ def trainingOptions(solverName: str, *args: Any, **kwargs: Any) -> TrainingOptio
         if name not in values:
             raise OptionError(_unknown(solver, name))
         values[name] = _SPEC[name][1](value)
-    return TrainingOptions(solver, values)
+    return values

@@ -14,7 +14,10 @@ view); the widgets in :mod:`dltk.widgets` use them.
   :func:`pooling_switches`, :func:`dropout_mask`, :func:`softmax_breakdown`.
 
 :mod:`dltk.viz.style` holds the shared look (colours, symbols, figure factory)
-and plumbing that the views and the widgets share.
+and plumbing that the views and the widgets share, and the figure rules every
+figure follows (fits the 800 px notebook column, integer ticks at pixel
+centres, framed images, stated colour scales, all-equal images annotated);
+lesson widgets use the same helpers.
 """
 
 from __future__ import annotations

@@ -18,8 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..errors import LayerInputError, OptionError
+from . import style
 from . import style as S
 
 __all__ = [
@@ -94,10 +96,13 @@ class SignalsView:
         signals: Sequence[str] | None = None,
         *,
         fig: Figure | None = None,
-        figsize: tuple[float, float] = (10.0, 5.2),
+        figsize: tuple[float, float] | None = None,
     ) -> None:
         self.rec = rec
-        self.fig = fig if fig is not None else S.new_figure(figsize)
+        self._auto_height = fig is None and figsize is None  # height follows the rows of panels
+        self.fig = (
+            fig if fig is not None else style.column_figure(*(figsize or (style.COLUMN_WIDTH_IN, 5.0)), layout=None)
+        )
         self.title = self.fig.suptitle("", fontsize=10)
         self.axes: dict[str, Any] = {}
         self.show(layer, observation, signals)
@@ -124,16 +129,24 @@ class SignalsView:
         self.observation = S.check_index(where, "observation", observation, self.B)
         for ax in list(self.fig.axes):
             ax.remove()
+        self.notes: dict[str, Any] = {}
         n = max(len(names), 1)
         cols = min(3, n)
         rows = int(np.ceil(n / cols))
+        if self._auto_height:
+            self.fig.set_size_inches(style.COLUMN_WIDTH_IN, 0.75 + 2.45 * rows)
         self.axes, self.artists, self.kinds, self.data = {}, {}, {}, {}
         for k, s in enumerate(names):
             ax = self.fig.add_subplot(rows, cols, k + 1)
             self.axes[s] = ax
             self._draw(s)
-        self.fig.subplots_adjust(left=0.06, right=0.97, bottom=0.08, top=0.86, hspace=0.55, wspace=0.3)
         self._set_title()
+        # fixed margins (a layout engine costs more than the drawing): room for the two-line
+        # titles above and the colour bars in the gaps between panels
+        h = self.fig.get_figheight()
+        self.fig.subplots_adjust(
+            left=0.06, right=0.9, bottom=0.45 / h, top=1 - 0.95 / h, hspace=1.05 / 2.45 * 2, wspace=0.55
+        )
 
     def _set_title(self) -> None:
         self.title.set_text(f"layer '{self.layer}' — observation {self.observation} of {self.B}")
@@ -142,33 +155,37 @@ class SignalsView:
         ax = self.axes[s]
         kind, d, cap = _panel(self.values[s], self.layouts[s], self.B, self.observation)
         self.kinds[s], self.data[s] = kind, d
-        shape = S.describe_shape(self.values[s].shape, self.layouts[s])
+        shape = S.describe_shape(self.values[s].shape, self.layouts[s]).replace(" [MATLAB ", "\nMATLAB ").rstrip("]")
         ax.set_title(f"{s} — {cap}\n{shape}", fontsize=7)
         ax.tick_params(labelsize=7)
         ax.locator_params(nbins=4)  # few ticks: drawing ticks is most of a panel's cost
         if kind in ("image", "heat", "heat2"):
-            fin = d[np.isfinite(d)]
-            lim = float(np.abs(fin).max()) if fin.size else 1.0
-            lo = 0.0 if fin.size and fin.min() >= 0 else -lim
-            cmap = "viridis" if lo == 0.0 else S.ACTIVATION_CMAP
+            cmap, norm = style.image_scale(d)
             self.artists[s] = ax.imshow(
                 d,
                 aspect="auto" if kind == "heat" else "equal",
                 cmap=cmap,
-                vmin=lo,
-                vmax=max(lim, 1e-12),
+                norm=norm,
                 interpolation="nearest",
                 origin="lower" if kind == "heat" else "upper",
             )
+            signed = cmap is style.signed_cmap
+            cb = style.colorbar(self.fig, self.artists[s], ax, "0 = white" if signed else "", fontsize=6)
+            cb.locator = MaxNLocator(4)  # few ticks: they are most of a colour bar's drawing cost
+            cb.update_ticks()
             if kind == "heat":
                 ax.set_xlabel("time step", fontsize=7)
-                ax.yaxis.set_visible(False)  # channels: no ticks (they cost most of the drawing)
-            else:
-                ax.set_axis_off()
+                ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
+                ax.set_yticks([])  # channels: no ticks (they cost most of the drawing)
+                style.frame(ax)
+            else:  # one channel: ticks at the pixel centres; tiled channels: a frame only
+                style.pixel_axes(ax, *d.shape, max_ticks=5, labels=kind == "heat2" or cap.startswith("1 of"))
+            self.notes[s] = style.note_if_constant(ax, d, f"{s} value", fontsize=7)
         elif kind == "bars" and len(d) > _MAX_BARS:  # many values: one LineCollection, not hundreds of patches
             self.kinds[s] = "stems"
             self.artists[s] = ax.vlines(np.arange(len(d)), 0, np.where(np.isfinite(d), d, 0), lw=1.5)
             ax.set_xlim(-1, len(d))
+            ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
             self._rescale(s, d)
             ax.axhline(0, color="#888888", lw=0.6)
         else:
@@ -178,6 +195,7 @@ class SignalsView:
                 ax.set_xlabel("observation (red: shown)", fontsize=7)
             bad = ~np.isfinite(d)
             self.artists[s] = ax.bar(np.arange(len(d)), np.where(bad, 0, d), color=colors, width=0.8)
+            ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))  # element / observation indices
             for k in np.flatnonzero(bad):
                 self.artists[s][k].set_color(S.NONFINITE_COLOR)
             ax.axhline(0, color="#888888", lw=0.6)
@@ -192,6 +210,7 @@ class SignalsView:
             art = self.artists[s]
             if kind in ("image", "heat", "heat2"):
                 art.set_data(d)
+                self.notes[s] = style.note_if_constant(self.axes[s], d, f"{s} value", fontsize=7)
             elif self.kinds[s] == "stems":
                 x = np.arange(len(d))
                 art.set_segments(np.stack([np.column_stack([x, 0 * x]), np.column_stack([x, d])], 1))
@@ -282,7 +301,7 @@ def activation_curve(layer: Any, rec: Any = None, x_range: tuple[float, float] =
         y = lay(xin)
     per_channel = y.ndim == 2 and y.shape[1] > 1  # e.g. PReLU: one learned slope per channel
     (g,) = torch.autograd.grad(y.sum(), xin)
-    fig = S.new_figure((6.0, 4.2 if rec is None else 5.6))
+    fig = style.column_figure(6.0, 4.2 if rec is None else 5.6)
     axes = fig.subplots(2 if rec is not None else 1, 1, squeeze=False, height_ratios=[3, 1.4][: 2 if rec else 1])
     ax = axes[0][0]
     for k in range(min(y.shape[1], 8) if per_channel else 1):
@@ -300,7 +319,6 @@ def activation_curve(layer: Any, rec: Any = None, x_range: tuple[float, float] =
         out = S.signal_array(rec, layer.label, "output", "dltk.viz.activation_curve").ravel()
         axes[1][0].hist(out[np.isfinite(out)], bins=60, color="#888888")
         axes[1][0].set_xlabel("recorded outputs y", fontsize=8)
-    fig.subplots_adjust(hspace=0.45)
     return fig
 
 
@@ -328,15 +346,16 @@ def conv_filters(layer: Any, channel: int = 0, max_filters: int = 16) -> Figure:
     w = _weights_nchw(layer)
     channel = S.check_index("dltk.viz.conv_filters", "channel", channel, w.shape[1], " input channels")
     img, n = S.montage(w[:, channel], max_filters)
-    fig = S.new_figure((5.0, 5.0))
+    fig = style.column_figure(5.0, 4.6)
     ax = fig.add_subplot(1, 1, 1)
-    lim = float(np.nanmax(np.abs(img))) or 1.0
-    im = ax.imshow(img, cmap=S.ACTIVATION_CMAP, vmin=-lim, vmax=lim, interpolation="nearest")
-    fig.colorbar(im, ax=ax, fraction=0.046)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    cmap, norm = style.signed_scale(img)
+    im = ax.imshow(img, cmap=cmap, norm=norm, interpolation="nearest")
+    style.colorbar(fig, im, ax, "weight (0 = white)", fontsize=8)
+    style.pixel_axes(ax, *img.shape, labels=n == 1)
+    style.note_if_constant(ax, img, "weight")
     ax.set_title(
-        f"{layer.label}: {n} of {w.shape[0]} filters, input channel {channel}\nfilter size {w.shape[-2]}×{w.shape[-1]}",
+        f"{layer.label}: {n} of {w.shape[0]} filters, input channel {channel}\n"
+        f"filter size {w.shape[-2]}×{w.shape[-1]} (h×w)",
         fontsize=9,
     )
     return fig
@@ -380,7 +399,7 @@ def batchnorm_distributions(rec: Any, layer: Any, channel: int = 0, net: Any = N
 
     panels = [("input x", x), ("normalized x̂", xhat), ("output y = γx̂ + β", y)]
     panels = [(t, chan(a)) for t, a in panels if a is not None]
-    fig = S.new_figure((3.3 * len(panels), 3.0))
+    fig = style.column_figure(2.6 * len(panels), 2.8)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (title, v) in zip(axes, panels):
         v = v[np.isfinite(v)]
@@ -388,7 +407,6 @@ def batchnorm_distributions(rec: Any, layer: Any, channel: int = 0, net: Any = N
         ax.set_title(f"{title}\nmean {v.mean():+.3f}, std {v.std():.3f}", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.suptitle(f"{name}: channel {channel}", fontsize=10)
-    fig.subplots_adjust(top=0.75, bottom=0.12, wspace=0.3)
     return fig
 
 
@@ -413,18 +431,31 @@ def pooling_switches(rec: Any, layer: Any, observation: int = 0, channel: int = 
         ("switch_mask (windows won)", mask[b, c]),
         ("output (window max)", out[b, c]),
     ]
-    fig = S.new_figure((3.4 * len(panels), 3.4))
+    fig = style.column_figure(2.6 * len(panels), 2.9)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    notes = {
+        "input": "input value",
+        "switch_mask": "input element's count of windows won",
+        "output": "window's maximum",
+    }
     for ax, (title, img) in zip(axes, panels):
-        im = ax.imshow(img, cmap="viridis", interpolation="nearest")
-        fig.colorbar(im, ax=ax, fraction=0.046)
+        key = title.split(" ")[0]
+        if key == "switch_mask":  # a count: sequential, integer colour-bar ticks
+            cmap, norm = style.seq_scale(img, high=max(float(np.nanmax(img)), 1.0))
+        else:
+            cmap, norm = style.image_scale(img)
+        im = ax.imshow(img, cmap=cmap, norm=norm, interpolation="nearest")
+        cb = style.colorbar(fig, im, ax, "windows won" if key == "switch_mask" else "value")
+        if key == "switch_mask":
+            cb.locator = MaxNLocator(integer=True)
+            cb.update_ticks()
         ax.set_title(title, fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        style.pixel_axes(ax, *img.shape, max_ticks=6)
+        style.note_if_constant(ax, img, notes[key], fontsize=7)
         if title == "input":
             ys, xs = np.nonzero(mask[b, c])
             ax.scatter(xs, ys, s=40, facecolors="none", edgecolors="red", linewidths=1.2)
-    fig.suptitle(f"{name}: observation {b}, channel {c}", fontsize=10)
+    fig.suptitle(f"{name}: observation {b}, channel {c}  (row × column, 0-based)", fontsize=9)
     return fig
 
 
@@ -437,7 +468,7 @@ def dropout_mask(rec: Any, layer: Any, observation: int = 0) -> Figure:
     name = S.layer_name(layer)
     mask = S.signal_array(rec, name, "mask", "dltk.viz.dropout_mask")
     fig = signals(rec, name, observation, ["mask"], figsize=(5.0, 4.0))
-    fig.suptitle(f"{name}: kept {mask.mean():.1%} of the elements (white/yellow = kept)", fontsize=10)
+    fig.suptitle(f"{name}: kept {mask.mean():.1%} (yellow = kept, dark = dropped)", fontsize=9)
     return fig
 
 
@@ -462,7 +493,7 @@ def softmax_breakdown(
     a, p = (logits[b, -1], probs[b, -1]) if logits.ndim == 3 else (logits[b], probs[b])
     labels = list(classes) if classes is not None else [str(k) for k in range(len(a))]
     n = 3 if output is not None else 2
-    fig = S.new_figure((3.6 * n, 3.4))
+    fig = style.column_figure(2.6 * n, 3.0)
     axes = fig.subplots(1, n, squeeze=False)[0]
     axes[0].bar(labels, a, color="#4c72b0")
     axes[0].set_title("scores a (logits)", fontsize=9)
@@ -479,5 +510,4 @@ def softmax_breakdown(
     for ax in axes:
         ax.tick_params(labelsize=7)
     fig.suptitle(f"{sm}: observation {b}", fontsize=10)
-    fig.subplots_adjust(top=0.8, bottom=0.15, wspace=0.3)
     return fig

@@ -15,8 +15,10 @@ import numpy as np
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..errors import OptionError
+from . import style
 from . import style as S
 
 __all__ = [
@@ -113,11 +115,8 @@ class GateHeatmaps:
         ncol = 3 if len(bases) == 6 else len(bases)
         per_dir = len(bases) // ncol
         nrow = per_dir * len(dirs)
-        self.fig = S.new_figure(figsize or (3.0 * ncol + 1.0, 2.0 * nrow + 0.7), dpi=dpi)
+        self.fig = style.column_figure(*(figsize or (8.0, 1.75 * nrow + 0.75)), dpi=dpi)
         grid = self.fig.subplots(nrow, ncol, squeeze=False, sharex=True, sharey=True)
-        self.fig.subplots_adjust(
-            left=0.08, right=0.88, bottom=0.1, top=1 - 0.45 / (2.0 * nrow + 0.7) - 0.04, hspace=0.35, wspace=0.12
-        )
         self.axes, self.images, self.cursors, self.norms = {}, {}, {}, {}
         self.observation = S.check_index(where, "observation", observation, self.B)
         for dr, d in enumerate(self.directions):
@@ -153,9 +152,17 @@ class GateHeatmaps:
                 if r == nrow - 1:
                     ax.set_xlabel("time step t", fontsize=8)
                 self.axes[key] = ax
-        cax = self.fig.add_axes((0.9, 0.15, 0.015, 0.65))
-        self.colorbar = self.fig.colorbar(ScalarMappable(S.ACTIVATION_NORM, S.ACTIVATION_CMAP), cax=cax)
-        self.colorbar.set_label("activation (c: scaled to its own ±max)", fontsize=8)
+        first = grid[0][0]
+        first.xaxis.set_major_locator(MaxNLocator(6, integer=True))  # time steps: whole numbers
+        first.yaxis.set_major_locator(MaxNLocator(5, integer=True))
+        self.colorbar = style.colorbar(
+            self.fig,
+            ScalarMappable(S.ACTIVATION_NORM, S.ACTIVATION_CMAP),
+            list(grid.ravel()),
+            "activation (c: its own ±max)",
+            fontsize=8,
+            shrink=0.85,
+        )
         self.title = self.fig.suptitle("", fontsize=10)
         self.t: int | None = None
         self.units: tuple[int, ...] = ()
@@ -163,6 +170,7 @@ class GateHeatmaps:
         self.set_units(units)
         self.set_time(t)
         self._set_title()
+        style.freeze_layout(self.fig)  # computed once: a time step only moves the cursors
 
     def _set_title(self) -> None:
         kind = "BiLSTM" if self.family == "LSTM" and len(self.directions) > 1 else self.family
@@ -265,9 +273,9 @@ class StateTrajectories:
         states = [s for s in _STATES if s in RECURRENT_FAMILIES[self.family]]
         self.data = {(d, s): S.signal_array(rec, self.layer, m[s], where) for d, m in dirs for s in states}
         self.B, self.T, self.H = next(iter(self.data.values())).shape
-        self.fig = S.new_figure(figsize or (4.2 * len(states) + 0.4, 2.4 * len(dirs) + 0.6))
+        self.fig = style.column_figure(*(figsize or (3.8 * len(states) + 0.4, 2.3 * len(dirs) + 0.6)))
         grid = self.fig.subplots(len(dirs), len(states), squeeze=False, sharex=True)
-        self.fig.subplots_adjust(top=1 - 0.5 / (2.4 * len(dirs) + 0.6) - 0.03, bottom=0.15, hspace=0.45)
+        grid[0][0].xaxis.set_major_locator(MaxNLocator(integer=True))
         self.axes = {(d, s): grid[r][c] for r, d in enumerate(self.directions) for c, s in enumerate(states)}
         self.lines: dict[tuple[str, str], list[Any]] = {}
         self.cursors, self.markers = {}, {}

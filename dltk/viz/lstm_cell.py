@@ -78,7 +78,7 @@ class LSTMCellDiagram:
         x: Any = None,
         h0: Any = None,
         c0: Any = None,
-        figsize: tuple[float, float] = (10.0, 5.2),
+        figsize: tuple[float, float] = (8.0, 4.6),
     ) -> None:
         where = "dltk.viz.lstm_cell"
         self.layer = S.layer_name(layer) if layer is not None else _first_lstm(rec, where)
@@ -104,7 +104,7 @@ class LSTMCellDiagram:
     # ------------------------------------------------------------ drawing
     def _draw_static(self) -> None:
         """Everything that does not change with the time step: wiring, gate boxes, labels, colour bar."""
-        ax = self.ax = self.fig.add_axes((0.01, 0.02, 0.88, 0.86))
+        ax = self.ax = self.fig.add_axes((0.0, 0.02, 0.87, 0.86))
         ax.set_xlim(0, 12)
         ax.set_ylim(0, 6.6)
         ax.set_axis_off()
@@ -190,7 +190,7 @@ class LSTMCellDiagram:
             "c_prev": ((0.15, _C_Y - 0.3), "left", (0.55, _C_Y)),
             "h_prev": ((0.15, _H_Y - 0.3), "left", (0.55, _H_Y)),
             "x": ((2.35, 0.75), "left", None),
-            "f": ((2.85, 4.1), "right", None),
+            "f": ((2.8, 4.25), "right", None),
             "i": ((4.3, 3.35), "right", None),
             "g": ((6.0, 3.35), "left", None),
             "o": ((7.4, 3.35), "center", None),
@@ -209,7 +209,7 @@ class LSTMCellDiagram:
         fig = self.fig
         self.title = fig.text(0.01, 0.97, "", fontsize=11, va="top", weight="bold")
         self.time_text = fig.text(0.01, 0.91, "", fontsize=11, va="top", color="#0050a0")
-        cax = fig.add_axes((0.91, 0.12, 0.02, 0.7))
+        cax = fig.add_axes((0.875, 0.12, 0.018, 0.7))
         cb = fig.colorbar(ScalarMappable(S.ACTIVATION_NORM, S.ACTIVATION_CMAP), cax=cax)
         cb.set_label("activation (σ gates in 0…1, tanh in −1…1; c clipped)", fontsize=8)
         self.colorbar = cb

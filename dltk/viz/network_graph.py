@@ -20,6 +20,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path
 
 from ..errors import OptionError
+from . import style
 from . import style as S
 
 __all__ = ["NetworkGraph", "network_graph", "layer_statistics", "graph_layout"]
@@ -199,6 +200,7 @@ class NetworkGraph:
             visible=False,
         )
         self.ax.add_patch(self.selection)
+        style.fit_column(self.fig)  # a wide graph (parallel branches) is drawn smaller, never cut
 
     def _figure(self, color_by: str | None, figsize: tuple[float, float] | None, dpi: float) -> None:
         """The figure and axes, sized to the graph's layout (room on the right for a colour bar)."""
@@ -208,7 +210,7 @@ class NetworkGraph:
         width = max(xs) - min(xs) + _BOX_W + 3.0
         height = max(ys) - min(ys) + _BOX_H + 1.2
         self.fig = S.new_figure(figsize or (max(5.0, 0.9 * width + 1.2), max(2.5, 0.95 * height + 0.6)), dpi=dpi)
-        self.ax = ax = self.fig.add_axes((0.0, 0.0, 0.86 if color_by else 1.0, 0.94))
+        self.ax = ax = self.fig.add_axes((0.0, 0.0, 0.8 if color_by else 1.0, 0.94))
         ax.set_xlim(min(xs) - _BOX_W / 2 - 1.0, max(xs) + _BOX_W / 2 + 2.4)
         ax.set_ylim(min(ys) - _BOX_H / 2 - 0.4, _BOX_H / 2 + 0.4)
         ax.set_axis_off()
@@ -317,7 +319,7 @@ class NetworkGraph:
 
             norm = Normalize(0, 1 if color_by == "saturation" else max(fin + [1e-6]))
             cmap = mpl.colormaps["Oranges"]
-        cax = self.fig.add_axes((0.88, 0.15, 0.025, 0.65))
+        cax = self.fig.add_axes((0.82, 0.15, 0.025, 0.65))
         self.colorbar = self.fig.colorbar(ScalarMappable(norm, cmap), cax=cax)
         self.colorbar.set_label(f"{color_by} of the layer output (white: not applicable)", fontsize=8)
         return {n: (cmap(norm(v)) if v is not None and np.isfinite(v) else "#ffffff") for n, v in vals.items()}

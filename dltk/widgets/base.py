@@ -8,8 +8,11 @@
 * :class:`DltkWidget` — the base of every widget: an error area where
   callback exceptions are shown (never lost in a log), a busy indicator,
   :func:`debounce` for long work (immediate when no event loop runs, e.g. in
-  tests), ``close()`` that closes its figures and widgets, and
-  ``_ipython_display_``.
+  tests; one pending call per instance), ``close()`` that closes every
+  widget it built (inner boxes, layouts and links included), unlinks their
+  callbacks, empties its figures and drops its recording and data, and
+  ``_ipython_display_``. Re-running the notebook cell that built a widget
+  closes the widget the cell's previous run built (see :class:`_CellWidgets`).
 """
 
 from __future__ import annotations
@@ -18,9 +21,12 @@ import asyncio
 import functools
 import html
 import struct
+import sys
 import traceback
 import warnings
+import weakref
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -45,7 +51,9 @@ class FigureView:
     """A figure shown in a widget, with blitted updates of its animated artists.
 
     Args:
-        fig: a figure built by :mod:`dltk.viz` (not known to pyplot).
+        fig: a figure built by :mod:`dltk.viz` (not known to pyplot). One wider
+            than the notebook column (:data:`dltk.viz.style.COLUMN_WIDTH_PX`) is
+            drawn at a lower dpi so that it fits.
         animated: the artists that :meth:`refresh` redraws over the cached
             background; everything else changes only with ``refresh(full=True)``.
         interactive: use an ipympl canvas. Default: when the widget backend is active.
@@ -56,7 +64,9 @@ class FigureView:
     """
 
     def __init__(self, fig: Figure, animated: Iterable[Artist] = (), interactive: bool | None = None) -> None:
-        self.fig = fig
+        from ..viz.style import fit_column
+
+        self.fig = fit_column(fig)  # wider than the notebook column: drawn smaller, never scrolled sideways
         self.interactive = use_ipympl() if interactive is None else interactive
         self.animated: list[Artist] = []
         self._background: Any = None
@@ -166,10 +176,26 @@ class FigureView:
         return png_bytes(np.asarray(self.fig.canvas.buffer_rgba())[..., :3])
 
     def close(self) -> None:
-        """Close the canvas/image widget; the figure is not tracked by pyplot, so nothing else stays open."""
-        self.widget.close()
+        """Close the canvas/image widget and empty the figure.
+
+        The figure is not tracked by pyplot; closing clears its artists (and the
+        data they hold), drops the cached renderer and background, and empties
+        the PNG, so that a closed view holds no memory even while referenced.
+        """
+        close_widgets([self.widget])
+        if not self.interactive:
+            self.widget.value = b""
         self.animated = []
         self._background = None
+        self._manager = None
+        fig = self.fig
+        if fig is not None:
+            fig.clear()
+            canvas = fig.canvas
+            registry = canvas.callbacks  # draw_event -> self._on_draw, clicks -> the widget's callbacks
+            for cid in [cid for cids in registry.callbacks.values() for cid in cids]:
+                registry.disconnect(cid)
+            canvas.__dict__.pop("renderer", None)  # Agg's pixel buffer (rebuilt on the next draw)
 
 
 def png_bytes(rgb: np.ndarray, level: int = 1) -> bytes:
@@ -196,42 +222,181 @@ def png_bytes(rgb: np.ndarray, level: int = 1) -> bytes:
     )
 
 
-def debounce(wait: float) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def debounce(wait: float) -> Callable[[Callable[..., Any]], Any]:
     """Call the function once, ``wait`` seconds after the last call.
 
     Runs immediately when ``wait`` is 0 or no asyncio loop is running (plain
     Python, tests): then every call is executed at once (*immediate mode*).
+    On a method, each instance keeps its own pending call: a burst on one
+    widget never cancels the pending call of another.
     """
 
-    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        pending: dict[str, Any] = {}
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> None:
-            try:
-                loop = asyncio.get_running_loop() if wait > 0 else None
-            except RuntimeError:
-                loop = None
-            if loop is None:
-                fn(*args, **kwargs)
-                return
-            if pending.get("handle") is not None:
-                pending["handle"].cancel()
-            pending["handle"] = loop.call_later(wait, lambda: fn(*args, **kwargs))
-
-        return wrapper
+    def deco(fn: Callable[..., Any]) -> Any:
+        return _Debounced(fn, wait)
 
     return deco
 
 
-#: every exception a dltk widget callback caught in this process (newest last);
-#: lessons' tests assert it stays empty (see :func:`callback_errors`)
-_CALLBACK_ERRORS: list[BaseException] = []
+class _Debounced:
+    """A debounced callable (see :func:`debounce`); as a method, one pending call per instance."""
+
+    def __init__(self, fn: Callable[..., Any], wait: float) -> None:
+        functools.update_wrapper(self, fn)
+        self.fn, self.wait = fn, wait
+        self.handle: asyncio.TimerHandle | None = None  # the pending call (plain functions)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        self._schedule(self, self.fn, args, kwargs)
+
+    def _schedule(self, slot: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+        try:
+            loop = asyncio.get_running_loop() if self.wait > 0 else None
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            fn(*args, **kwargs)
+            return
+        if slot.handle is not None:
+            slot.handle.cancel()
+        slot.handle = loop.call_later(self.wait, lambda: fn(*args, **kwargs))
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        key = f"_debounced_{self.__name__}_{id(self)}"  # cached on the instance: its own pending call
+        bound = obj.__dict__.get(key)
+        if bound is None:
+            bound = obj.__dict__[key] = _BoundDebounced(self, obj)
+        return bound
+
+
+class _BoundDebounced:
+    """A :class:`_Debounced` method bound to one instance, holding that instance's pending call."""
+
+    def __init__(self, deb: _Debounced, obj: Any) -> None:
+        self.deb, self.fn = deb, functools.partial(deb.fn, obj)
+        self.handle: asyncio.TimerHandle | None = None
+        self.__doc__ = deb.__doc__
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        self.deb._schedule(self, self.fn, args, kwargs)
+
+    def cancel(self) -> None:
+        """Drop the pending call (widgets do so when closed)."""
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+
+
+#: how many callback exceptions the process keeps (the newest); a long-running kernel
+#: must not accumulate every exception (each holds its traceback's frames and their data)
+CALLBACK_ERRORS_KEPT = 50
+
+#: the newest exceptions dltk widget callbacks caught in this process (newest last), at most
+#: :data:`CALLBACK_ERRORS_KEPT`; lessons' tests assert it stays empty (see :func:`callback_errors`)
+_CALLBACK_ERRORS: deque[BaseException] = deque(maxlen=CALLBACK_ERRORS_KEPT)
 
 
 def callback_errors() -> list[BaseException]:
-    """Exceptions caught by dltk widget callbacks so far (shown in their widgets too)."""
+    """Exceptions caught by dltk widget callbacks so far, the newest 50 (shown in their widgets too)."""
     return list(_CALLBACK_ERRORS)
+
+
+def close_widgets(roots: Iterable[Any]) -> None:
+    """Close ``roots`` and every widget reachable from them, and unlink their callbacks.
+
+    Walks each widget's widget-valued traits (a box's ``children``, every
+    ``layout`` and ``style``, a link's ``source``/``target``, ipympl's toolbar):
+    an inner ``HBox`` left open stays in ipywidgets' registry, and its children's
+    observers would keep the whole dltk widget (figures, recording) alive.
+    Every closed widget also drops its observers and click handlers.
+    """
+    seen: set[int] = set()
+    stack = [w for w in roots if isinstance(w, W.Widget)]
+    while stack:
+        w = stack.pop()
+        if id(w) in seen:
+            continue
+        seen.add(id(w))
+        for name in w.keys:
+            stack.extend(_widgets_in(getattr(w, name, None)))
+        w.unobserve_all()
+        handlers = getattr(w, "_click_handlers", None)
+        if handlers is not None:
+            handlers.callbacks.clear()
+        w.close()
+
+
+def _widgets_in(value: Any) -> list[W.Widget]:
+    if isinstance(value, W.Widget):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [w for v in value for w in _widgets_in(v)]
+    return []
+
+
+class _CellWidgets:
+    """The dltk widgets each notebook cell built, so that re-running the cell closes them.
+
+    An IPython ``pre_run_cell`` hook (installed with the first widget) starts a
+    new run of a cell; the k-th widget of a class built in that run replaces
+    (closes) the k-th widget of that class built by the cell's previous run.
+    Cells are known by their id (JupyterLab, Notebook 7, VS Code send it);
+    without one (plain IPython), nothing is replaced.
+    """
+
+    def __init__(self) -> None:
+        self.cell: str | None = None
+        self.counts: dict[str, int] = {}
+        self.built: dict[tuple[str, str, int], weakref.ref[DltkWidget]] = {}
+        self.shell: Any = None
+
+    def install(self) -> None:
+        """Register the hook with the running IPython (once; nothing outside IPython)."""
+        ipython = sys.modules.get("IPython")
+        shell = ipython.get_ipython() if ipython is not None else None
+        if shell is None or shell is self.shell:
+            return
+        if self.shell is not None:
+            self.shell.events.unregister("pre_run_cell", self.pre_run_cell)
+        self.shell = shell
+        shell.events.register("pre_run_cell", self.pre_run_cell)
+        self.start(_current_cell_id(shell))  # the cell running now (that imports dltk.widgets, say)
+
+    def pre_run_cell(self, info: Any = None) -> None:
+        self.start(getattr(info, "cell_id", None))
+
+    def start(self, cell: str | None) -> None:
+        """A new run of ``cell`` begins."""
+        self.cell, self.counts = cell, {}
+        for key in [k for k, ref in self.built.items() if ref() is None or ref().closed]:
+            del self.built[key]
+
+    def claim(self, widget: DltkWidget) -> None:
+        """``widget`` was built in the current cell run: close what it replaces."""
+        self.install()
+        if self.cell is None:
+            return
+        kind = type(widget).__qualname__
+        k = self.counts[kind] = self.counts.get(kind, 0) + 1
+        key = (self.cell, kind, k)
+        old = self.built.get(key)
+        old = old() if old is not None else None
+        if old is not None and old is not widget and not old.closed:
+            old.close()
+        self.built[key] = weakref.ref(widget)
+
+
+def _current_cell_id(shell: Any) -> str | None:
+    """The id of the cell executing now, from ipykernel's request metadata (None when unknown)."""
+    try:
+        parent = shell.kernel.get_parent()
+        return parent.get("metadata", {}).get("cellId")
+    except Exception:  # noqa: BLE001 - no kernel (plain IPython, tests) or an older ipykernel
+        return None
+
+
+_CELLS = _CellWidgets()
 
 
 class DltkWidget:
@@ -249,16 +414,17 @@ class DltkWidget:
     """
 
     def __init__(self, interactive: bool | None = None) -> None:
+        self.closed = False
+        _CELLS.claim(self)  # re-running a cell closes the widget its previous run built (frees it first)
         self.interactive = use_ipympl() if interactive is None else interactive
         self._widgets: list[W.Widget] = []
         self.views: list[FigureView] = []
-        self.errors: list[BaseException] = []
+        self.errors: deque[BaseException] = deque(maxlen=CALLBACK_ERRORS_KEPT)  # the newest
         self.error_area = self._w(W.HTML(""))
         self.error_area.add_class("dltk-widget-error")
         self.status = self._w(W.HTML(""))
         self.busy = False
         self.box: W.Box | None = None
-        self.closed = False
 
     # ---------------------------------------------------------- building
     def _w(self, widget: Any) -> Any:
@@ -322,21 +488,44 @@ class DltkWidget:
             self.status.value = ""
 
     # ------------------------------------------------------------ display
+    #: attributes :meth:`close` keeps (small, and read after closing: tests, error reports)
+    _KEPT_ON_CLOSE = frozenset({"interactive", "errors", "closed", "busy"})
+
     def close(self) -> None:
-        """Close the figures and widgets of this widget (no figure leaks)."""
+        """Close this widget and free what it holds.
+
+        Closes every control, inner box, layout and link (all of them leave
+        ipywidgets' registry, observers and click handlers unlinked) and every
+        figure view (figures emptied), cancels pending debounced calls, and
+        drops the recording, figures, networks and data it refers to, so that
+        the memory comes back even while a variable still names the widget.
+        The widget cannot be shown again; a second ``close()`` does nothing.
+        Re-running the notebook cell that built a widget closes it too.
+        """
+        if self.closed:
+            return
+        self.closed = True
         for v in self.views:
             v.close()
-        for w in self._widgets:
-            w.close()
-        if self.box is not None:
-            self.box.close()
-        self.views = []
-        self.closed = True
+        close_widgets([*self._widgets, self.box])
+        for name, value in list(vars(self).items()):
+            if isinstance(value, _BoundDebounced):
+                value.cancel()
+            if name in self._KEPT_ON_CLOSE or isinstance(value, (W.Widget, FigureView)):
+                continue
+            setattr(self, name, None)  # recordings, figures, diagrams, networks, caches: freed now
+        self._widgets, self.views = [], []
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
+        if self.closed:
+            print(f"(a closed {type(self).__name__}: build it again to show it)")
+            return
         display(self.box)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.box._repr_mimebundle_(**kwargs) if self.box is not None else None
+
+
+_CELLS.install()  # importing dltk.widgets in a notebook installs the hook before any widget is built

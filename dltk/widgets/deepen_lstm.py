@@ -8,10 +8,12 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 import torch
+from matplotlib.ticker import MaxNLocator
 
 from .._config import config
 from ..errors import OptionError
 from ..options import choice, number, positive_int
+from ..viz import style
 from ..viz import style as S
 from .base import DltkWidget
 
@@ -136,7 +138,7 @@ class DeepenLSTM(DltkWidget):
         self.curve_ax.tick_params(labelsize=7)
         self.curve_fig.subplots_adjust(left=0.16, bottom=0.16, right=0.97, top=0.9)
         self.curve_lines: dict[int, Any] = {}
-        self.hidden_fig = S.new_figure((9.0, 2.8))
+        self.hidden_fig = style.column_figure(style.COLUMN_WIDTH_IN, 2.6)
         self.hidden_images: dict[str, Any] = {}
         self.curve_view = self._view(self.curve_fig)
         self.hidden_view = self._view(self.hidden_fig)
@@ -148,7 +150,7 @@ class DeepenLSTM(DltkWidget):
                 [
                     buttons,
                     self.error_area,
-                    W.HBox([self.layers_html, self.curve_view.widget]),
+                    W.HBox([self.layers_html, self.curve_view.widget], layout=style.wrap_layout()),
                     self.analysis_html,
                     self.hidden_view.widget,
                 ]
@@ -238,8 +240,9 @@ class DeepenLSTM(DltkWidget):
             ax.remove()
         names = [lay.name for lay in self.layers if lay.type_name == "LSTM" and lay.name in rec]
         self.hidden_images = {}
+        axes = []
         for k, name in enumerate(names):
-            ax = fig.add_subplot(1, len(names), k + 1)
+            ax = fig.add_subplot(1, len(names), k + 1, sharey=axes[0] if axes else None)
             h = S.to_numpy(rec[name]["hidden_state"][0]).T  # (H, T)
             self.hidden_images[name] = ax.imshow(
                 h,
@@ -251,10 +254,13 @@ class DeepenLSTM(DltkWidget):
             )
             mode = self.net.layer(name).OutputMode
             ax.set_title(f"{name} (OutputMode '{mode}')", fontsize=8)
-            ax.set_xlabel("time step", fontsize=7)
-            ax.tick_params(labelsize=6)
+            ax.set_xlabel("time step t", fontsize=7)
+            ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
+            ax.yaxis.set_major_locator(MaxNLocator(5, integer=True))
+            ax.tick_params(labelsize=6, labelleft=k == 0)
+            axes.append(ax)
         if names:
-            fig.axes[0].set_ylabel("hidden unit", fontsize=7)
+            axes[0].set_ylabel("hidden unit", fontsize=7)
+            style.colorbar(fig, self.hidden_images[names[0]], axes, "h (−1 … 1)", shrink=1.0)
         fig.suptitle(f"hidden state h_t of each LSTM, observation {self.observation}", fontsize=9)
-        fig.subplots_adjust(left=0.06, right=0.98, bottom=0.18, top=0.8, wspace=0.25)
         self.hidden_view.refresh(full=True)

@@ -8,7 +8,9 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 
-from ..introspect import Recording, record
+from ..front import record
+from ..introspect import Recording
+from ..viz import style
 from ..viz import style as S
 from ..viz.heatmaps import GateHeatmaps
 from ..viz.lstm_cell import LSTM_SIGNALS, LSTMCellDiagram
@@ -75,7 +77,7 @@ class LSTMStepper(DltkWidget):
         self.heatmaps = GateHeatmaps(self.rec, self.layer, observation, 0, units, dpi=80)
         self.time = self._w(W.IntSlider(0, 0, d.T - 1, description="time step t", continuous_update=True))
         self.play = self._w(W.Play(value=0, min=0, max=d.T - 1, interval=400, description="play"))
-        self._link = W.jslink((self.play, "value"), (self.time, "value"))
+        self._link = self._w(W.jslink((self.play, "value"), (self.time, "value")))
         self.observation = self._w(W.BoundedIntText(observation, 0, d.B - 1, description="observation"))
         self.units = self._w(
             W.SelectMultiple(options=list(range(d.H)), value=tuple(d.units), rows=4, description="units")
@@ -88,7 +90,7 @@ class LSTMStepper(DltkWidget):
         self.time.observe(self._guard(self._on_time), names="value")
         self.observation.observe(self._guard(self._on_observation), names="value")
         self.units.observe(self._guard(self._on_units), names="value")
-        controls = W.HBox([self.play, self.time, self.observation, self.units])
+        controls = W.HBox([self.play, self.time, self.observation, self.units], layout=style.wrap_layout())
         self.box = self._w(
             W.VBox([controls, self.status, self.error_area, self.readout, self.cell_view.widget, self.heat_view.widget])
         )
@@ -153,7 +155,3 @@ class LSTMStepper(DltkWidget):
         self.cell_view.set_animated(self._cell_artists())
         self.heat_view.refresh(full=True)
         self._show_readout()
-
-    def close(self) -> None:
-        self._link.close()
-        super().close()

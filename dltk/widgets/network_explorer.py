@@ -10,6 +10,7 @@ import ipywidgets as W
 import numpy as np
 
 from ..introspect import Recording, record
+from ..viz import style
 from ..viz import style as S
 from ..viz.families import SignalsView
 from ..viz.network_graph import NetworkGraph, _as_network
@@ -99,7 +100,8 @@ class NetworkExplorer(DltkWidget):
                     self.status,
                     self.error_area,
                     self.readout,
-                    W.HBox([self.graph_view.widget, self.signals_box]),
+                    # side by side where the column is wide enough, else the signals wrap below the graph
+                    W.HBox([self.graph_view.widget, self.signals_box], layout=style.wrap_layout()),
                 ]
             )
         )
@@ -112,7 +114,7 @@ class NetworkExplorer(DltkWidget):
                 sv.set_observation(self.observation.value)
                 fv.refresh(full=True)
             return sv, fv
-        sv = SignalsView(self.rec, name, self.observation.value, figsize=(8.6, 5.0))
+        sv = SignalsView(self.rec, name, self.observation.value)  # column width, height by panel rows
         fv = self._view(sv.fig)
         self._cache[name] = (sv, fv)
         if len(self._cache) > self._cache_size:

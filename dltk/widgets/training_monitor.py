@@ -7,6 +7,7 @@ from typing import Any
 
 import ipywidgets as W
 
+from ..viz import style
 from .base import DltkWidget
 
 __all__ = ["TrainingMonitor"]
@@ -66,6 +67,7 @@ class TrainingMonitor(DltkWidget):
             interval,
             display="none",
         )
+        self.plot.fig.set_size_inches(style.COLUMN_WIDTH_IN, 4.6)  # the notebook column (TrainingPlot draws 10 in)
         self.view = self._view(self.plot.fig)
         self.progress = self._w(W.IntProgress(0, 0, max(1, total_iterations), description="iteration"))
         self.iterations = 0

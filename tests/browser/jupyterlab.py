@@ -243,6 +243,45 @@ def problems(page) -> list[str]:
     )
 
 
+#: the window the horizontal-scroll check uses: a laptop screen (JupyterLab's default layout, file browser open)
+CHECK_WINDOW = {"width": 1300, "height": 1000}
+
+
+def horizontal_overflow(page, window: dict[str, int] | None = None) -> list[str]:
+    """Output areas that scroll sideways (``scrollWidth > clientWidth + 1``) in a ``window``-sized page.
+
+    The page is resized to :data:`CHECK_WINDOW` for the check (figures and
+    widgets must fit the notebook column, or wrap) and back afterwards.
+    Returns one line per overflowing output: cell, widths, what it shows.
+    """
+    before = page.viewport_size
+    page.set_viewport_size(window or CHECK_WINDOW)
+    try:
+        page.wait_for_timeout(400)  # JupyterLab re-lays out the panels on resize
+        return page.evaluate(
+            r"""() => {
+                const out = [];
+                const w = window.jupyterapp.shell.currentWidget;
+                (w && w.content ? w.content.widgets : []).forEach((c, n) => {
+                  if (c.model.type !== 'code') return;
+                  const areas = [...c.node.querySelectorAll('.jp-OutputArea, .jp-OutputArea-output')];
+                  for (const e of areas) {
+                    if (e.scrollWidth > e.clientWidth + 1) {
+                      const what = (e.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 80);
+                      out.push(`cell ${n + 1}: an output area scrolls sideways (content ${e.scrollWidth} px`
+                        + ` in ${e.clientWidth} px): ${what}`);
+                      break;
+                    }
+                  }
+                });
+                return out;
+            }"""
+        )
+    finally:
+        if before:
+            page.set_viewport_size(before)
+
+
 def widget_views(page) -> dict[str, object]:
     """Widget outputs of the notebook (from its model) and how many rendered with a visible size
     (and, for ipympl figures, sized canvases).

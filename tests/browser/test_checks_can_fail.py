@@ -21,7 +21,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from .jupyterlab import open_notebook, problems, run_all, wait_idle, widget_views
+from .jupyterlab import horizontal_overflow, open_notebook, problems, run_all, wait_idle, widget_views
 from .test_lessons_browser import assert_notebook_healthy
 
 PROBE = 'import ipywidgets as W\nW.IntSlider(value=3, description="probe")'
@@ -79,3 +79,33 @@ def test_mismatched_front_end_version_is_caught(lab, page):
     assert any("widget:" in p for p in problems(page)), problems(page)
     with pytest.raises(AssertionError, match="future.ipynb"):
         assert_notebook_healthy(page, "future.ipynb")
+
+
+WIDE = (
+    "import ipywidgets as W\n"
+    "from IPython.display import display\n"
+    'display(W.IntSlider(value=3, description="probe"))\n'
+    "import matplotlib\n"
+    "matplotlib.use('Agg')\n"
+    "from matplotlib.figure import Figure\n"
+    "from matplotlib.backends.backend_agg import FigureCanvasAgg\n"
+    "import io\n"
+    "fig = Figure(figsize=(14, 2), dpi=100); FigureCanvasAgg(fig); fig.add_subplot().plot([0, 1])\n"
+    "buf = io.BytesIO(); fig.savefig(buf, format='png')\n"
+    "display(W.Image(value=buf.getvalue(), layout=W.Layout(width='1400px')))  # a widget figure 1400 px wide"
+)
+
+
+def test_output_wider_than_the_column_is_caught(lab, page):
+    """A 1400 px wide widget figure (as an unfixed widget showed) makes the output area scroll: caught."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(WIDE)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, lab.root / "wide.ipynb")
+    open_notebook(page, lab, "wide.ipynb")
+    run_all(page, timeout_ms=120_000)
+    wait_idle(page)
+    assert widget_views(page)["rendered"] == 2
+    wide = horizontal_overflow(page)
+    assert len(wide) == 1 and "scrolls sideways" in wide[0], wide
+    with pytest.raises(AssertionError, match="wider than the notebook column"):
+        assert_notebook_healthy(page, "wide.ipynb")

@@ -32,6 +32,7 @@ from .jupyterlab import (
     cpu_seconds,
     cpu_since,
     figures_drawn,
+    horizontal_overflow,
     kernel_eval,
     open_notebook,
     problems,
@@ -57,7 +58,8 @@ def _pixel_change(a: bytes, b: bytes) -> float:
 
 
 def assert_notebook_healthy(page, name: str) -> None:
-    """No error output, no broken widget, every declared widget rendered (raises AssertionError)."""
+    """No error output, no broken widget, every declared widget rendered, no output scrolling
+    sideways in a 1300×1000 window (raises AssertionError)."""
     found = problems(page)
     assert not found, f"{name}: problems in the page:\n" + "\n".join(found)[:3000]
     views = widget_views(page)
@@ -66,6 +68,8 @@ def assert_notebook_healthy(page, name: str) -> None:
         f"{name}: {views['declared'] - views['rendered']} of {views['declared']} widgets not rendered:\n"
         + "\n".join(views["missing"])[:3000]
     )
+    wide = horizontal_overflow(page)
+    assert not wide, f"{name}: outputs wider than the notebook column:\n" + "\n".join(wide)[:3000]
 
 
 def _kernel_json(page, code: str):
