@@ -101,7 +101,8 @@ class Report:
 
     def table(self) -> str:
         rows = [
-            f"{len(self.results)} students, {self.mode} mode, wall {self.wall_s:.0f} s; hub peak {self.hub_peak_mb:.0f} MB"
+            f"{len(self.results)} students, {self.mode} mode, wall {self.wall_s:.0f} s; "
+            f"hub peak {self.hub_peak_mb:.0f} MB"
             f" (+ proxy {self.proxy_peak_mb:.0f} MB); hub answered {self.hub_probes - self.hub_failures}/"
             f"{self.hub_probes} probes, slowest {self.hub_max_latency_s:.2f} s",
             f"{'student':10s} {'lesson':34s} {'login s':>7s} {'1st kernel s':>12s} {'lesson s':>8s} "
@@ -408,7 +409,8 @@ class Student:
         r.first_kernel_s = time.perf_counter() - t0
         self.say("kernel answered")
         setup = (
-            "import os\nos.chdir('dltk/lessons')\nopen('whoami.txt', 'w').write(os.environ.get('JUPYTERHUB_USER', ''))\n"
+            "import os\nos.chdir('dltk/lessons')\n"
+            "open('whoami.txt', 'w').write(os.environ.get('JUPYTERHUB_USER', ''))\n"
             "print('CWD', os.getcwd())"
         )
         sources = [setup] + [c.source for c in nb.cells if c.cell_type == "code"]
