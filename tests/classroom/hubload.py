@@ -177,8 +177,9 @@ class Hub:
                     procs.extend(p.children(recursive=True))
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 pass
-        self.seen.update(p.pid for p in procs)
-        return procs
+        unique = list({p.pid: p for p in procs}.values())  # a kernel is both a child and under a home
+        self.seen.update(p.pid for p in unique)
+        return unique
 
     def __exit__(self, *exc) -> None:
         self.processes()
@@ -486,6 +487,8 @@ def run_class(n: int = 8, *, fast: bool = True, planted: int | None = 1, workdir
                 time.sleep(0.5)
             else:
                 raise RuntimeError(f"JupyterHub did not answer in 60 s:\n{hub.log_tail()}")
+            # one HTTP client per event loop is shared by every student: room for all their requests
+            AsyncHTTPClient.configure(None, max_clients=max(16, 4 * n))
             sampler = Sampler(hub, report)
             sampler.start()
             t0 = time.perf_counter()
