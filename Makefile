@@ -23,7 +23,14 @@ $(PY):
 
 $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PIP) install --quiet "$(TORCH)"
-	$(PIP) install --quiet -e ".[lessons,data,dev]"
+	$(PIP) install --quiet -e ".[lessons,data,dev,classroom]"
+	@# JupyterHub's proxy for the classroom load test (npm, into the venv)
+	mkdir -p $(VENV)/chp && npm install --silent --no-audit --no-fund --prefix $(VENV)/chp configurable-http-proxy@5
+	@# nbgrader's JupyterLab/server extensions stay off in this environment (the tests call nbgrader directly)
+	-$(PY) -m jupyter server extension disable --sys-prefix nbgrader.server_extensions.formgrader \
+		nbgrader.server_extensions.validate_assignment nbgrader.server_extensions.assignment_list \
+		nbgrader.server_extensions.course_list > /dev/null 2>&1
+	-$(PY) -m jupyter labextension disable --level=sys_prefix @jupyter/nbgrader > /dev/null 2>&1
 	@# prebuild the compiled LSTM recording loop (optional: dltk falls back silently without it)
 	-$(PY) -c "from dltk.layers._lstm_kernel import op; op()"
 	touch $(STAMP)
