@@ -174,11 +174,27 @@ def broadcast_state(net: torch.nn.Module) -> None:
 
 
 # --------------------------------------------------------------------- synchronised BN
+class _SumOverWorkers(torch.autograd.Function):
+    """Σ over the workers of a tensor; its gradient is Σ over the workers too (every worker's loss uses the sum)."""
+
+    @staticmethod
+    def forward(ctx: Any, t: torch.Tensor) -> torch.Tensor:
+        t = t.clone()
+        dist.all_reduce(t)
+        return t
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
 def _sync_bn_forward(self: Any, x: torch.Tensor) -> torch.Tensor:
     """batchNormalizationLayer in training mode with the statistics of the global mini-batch."""
-    from torch.distributed.nn.functional import all_reduce
-
     from ..layers.normalization import channels_second
+
+    all_reduce = _SumOverWorkers.apply
 
     if not self.training:
         return type(self).forward(self, x)
@@ -545,6 +561,7 @@ def train_parallel(
     folder = Path(tempfile.mkdtemp(prefix="dltk-parallel-"))
     workers = None
     created = False
+    grace = 5.0
     old_ifname = os.environ.get("GLOO_SOCKET_IFNAME")
     try:
         write_job(folder, net, data, options, out_layout)
@@ -563,7 +580,10 @@ def train_parallel(
         created = True
         group = Group(0, world, _device(env, 0), created=True)
         try:
-            return run_rank(net, data, validation, options, out_layout, group)
+            result = run_rank(net, data, validation, options, out_layout, group)
+            if result[1].StopReason.startswith("Stopped manually"):
+                grace = 0.0  # Ctrl-C: the workers wait in a collective rank 0 left; stop them now
+            return result
         except (RuntimeError, dist.DistBackendError) as e:  # a collective failed: a worker died?
             if isinstance(e, DltkError):
                 raise
@@ -573,7 +593,7 @@ def train_parallel(
             raise
     finally:
         if workers is not None:
-            workers.stop()
+            workers.stop(grace)
         if created:
             dist.destroy_process_group()
         if old_ifname is None:
