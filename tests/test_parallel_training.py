@@ -175,3 +175,46 @@ def test_auto_workers_is_the_cpu_count():
     from dltk.train.parallel import num_workers
 
     assert num_workers(dltk.trainingOptions("adam", ExecutionEnvironment="parallel")) == (os.cpu_count() or 1)
+
+
+_LAUNCHED = """
+import sys, numpy as np, torch, dltk
+sys.path.insert(0, {tests!r})
+from test_parallel_training import _lstm, _sequences, _train
+X, Y = _sequences()
+net, info = _train(X, Y, _lstm(), "parallel", MiniBatchSize=9)
+torch.save(net.state_dict(), {out!r} + "/rank" + __import__("os").environ["RANK"] + ".pt")
+"""
+
+
+def test_under_a_launcher_every_rank_joins_the_group_and_ends_with_the_same_weights(tmp_path):
+    """MASTER_ADDR/MASTER_PORT/WORLD_SIZE/RANK set (as torchrun does): no workers are started."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = tmp_path / "launched.py"
+    script.write_text(_LAUNCHED.format(tests=os.path.dirname(__file__), out=str(tmp_path)))
+    base = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", GLOO_SOCKET_IFNAME="lo")
+    procs = [
+        subprocess.Popen([sys.executable, str(script)], env=dict(base, RANK=str(r), LOCAL_RANK=str(r)))
+        for r in range(2)
+    ]
+    try:
+        codes = [p.wait(timeout=240) for p in procs]  # imports alone take ~15 s on a loaded machine
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert codes == [0, 0]
+    X, Y = _sequences()
+    ref = _train(X, Y, _lstm(), "cpu", MiniBatchSize=9)[0].state_dict()
+    for r in range(2):
+        got = torch.load(tmp_path / f"rank{r}.pt", weights_only=True)
+        for k in ref:
+            if ref[k].is_floating_point():
+                torch.testing.assert_close(got[k], ref[k], atol=ATOL, rtol=RTOL)

@@ -202,9 +202,9 @@ def _sync_bn_forward(self: Any, x: torch.Tensor) -> torch.Tensor:
     xc = channels_second(x, lay)  # (B, C, …)
     dims = [0, *range(2, xc.ndim)]
     count = torch.tensor([xc.numel() // xc.shape[1]], dtype=xc.dtype, device=xc.device)
-    dist.all_reduce(count)
-    m = float(count)
-    mean = all_reduce(xc.sum(dims)) / m  # (C,)
+    sums = all_reduce(torch.cat([xc.sum(dims), count]))  # (C + 1,): per-channel sums, then the count
+    m = float(sums[-1].detach())
+    mean = sums[:-1] / m  # (C,)
     shape = [1, -1] + [1] * (xc.ndim - 2)
     centred = xc - mean.view(shape)
     var = all_reduce((centred * centred).sum(dims)) / m  # biased, as one process
@@ -334,16 +334,16 @@ class ParallelLoop(_Loop):
         """Sum the gradients and the statistics over the workers (one flat buffer)."""
         params = self.params
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        flat = torch.cat([g.reshape(-1) for g in grads])
+        dtype = grads[0].dtype if grads else torch.float64
+        extra = torch.tensor(stats, dtype=dtype, device=self.group.device)  # counts stay exact below 2^24
+        flat = torch.cat([*(g.reshape(-1) for g in grads), extra])
         dist.all_reduce(flat)
-        extra = torch.tensor(stats, dtype=torch.float64, device=self.group.device)  # float64: exact counts
-        dist.all_reduce(extra)
         k = 0
         for p, g in zip(params, grads):
             n = g.numel()
             p.grad = flat[k : k + n].view_as(p).to(p.dtype)
             k += n
-        return tuple(float(v) for v in extra.cpu())
+        return tuple(float(v) for v in flat[k:].cpu())
 
     def _after_iteration(self, epoch: int, lr: float, loss: float, metric: float) -> None:
         """Rank 0: validation, table, plot, OutputFcn; then its stop decision reaches every worker."""
