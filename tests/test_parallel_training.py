@@ -82,8 +82,9 @@ def _cnn() -> list:
 
 def _train(X, Y, layers, env: str, solver: str = "adam", **kw):
     torch.manual_seed(0)
+    kw.setdefault("Verbose", False)
     opts = dltk.trainingOptions(
-        solver, MaxEpochs=3, InitialLearnRate=0.01, Verbose=False, ExecutionEnvironment=env, NumWorkers=2, **kw
+        solver, MaxEpochs=3, InitialLearnRate=0.01, ExecutionEnvironment=env, NumWorkers=2, **kw
     )
     return dltk.trainNetwork(X, Y, layers, opts)
 
@@ -121,6 +122,27 @@ def test_cnn_batch_norm_statistics_of_the_global_batch():
     _assert_same(one, par)  # includes running_mean / running_var of the batch norm layer
     np.testing.assert_allclose(par[1].ValidationLoss, one[1].ValidationLoss, atol=ATOL, rtol=RTOL)
     assert par[1].OutputNetworkIteration == one[1].OutputNetworkIteration
+
+
+def _table_rows(text: str) -> list[list[str]]:
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in text.splitlines() if "|" in line]
+    return [r[:2] for r in rows if r and r[0].isdigit()]  # epoch, iteration
+
+
+def test_progress_table_and_plot_come_from_rank_0_as_in_one_process(capsys):
+    X, Y = _sequences()
+    kw = {"MiniBatchSize": 9, "VerboseFrequency": 2, "Plots": "training-progress"}
+    one = _train(X, Y, _lstm(), "cpu", **{**kw, "Verbose": True})
+    text_one = capsys.readouterr().out
+    par = _train(X, Y, _lstm(), "parallel", **{**kw, "Verbose": True})
+    text_par = capsys.readouterr().out
+    assert _table_rows(text_par) == _table_rows(text_one) and len(_table_rows(text_one)) > 3
+    assert text_par.count("Training finished") == 1  # the workers print nothing here
+    fig = par[1]._extra["figure"]
+    loss_raw = fig.axes[1].lines[0].get_ydata()
+    np.testing.assert_allclose(loss_raw, par[1].TrainingLoss)
+    np.testing.assert_allclose(loss_raw, one[1].TrainingLoss, atol=ATOL, rtol=RTOL)
+    assert any("2 CPU workers" in t.get_text() for t in fig.axes[2].texts)
 
 
 def test_a_worker_that_dies_is_named_with_its_last_message(monkeypatch):
