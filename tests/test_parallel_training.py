@@ -145,11 +145,18 @@ def test_progress_table_and_plot_come_from_rank_0_as_in_one_process(capsys):
     assert any("2 CPU workers" in t.get_text() for t in fig.axes[2].texts)
 
 
-def test_a_worker_that_dies_is_named_with_its_last_message(monkeypatch):
-    monkeypatch.setenv("DLTK_PARALLEL_FAIL", "1:3")  # worker 1 raises at iteration 3
+@pytest.mark.parametrize(
+    ("how", "expected"),
+    [
+        ("raise", r"worker 1 \(rank 1, pid \d+\) exited with code 1; its last message: RuntimeError: injected failure"),
+        ("kill", r"worker 1 \(rank 1, pid \d+\) exited with code -9; its last message: about to be killed"),
+    ],
+)
+def test_a_worker_that_dies_is_named_with_its_last_message(monkeypatch, how, expected):
+    monkeypatch.setenv("DLTK_PARALLEL_FAIL", f"1:3:{how}")  # worker 1 raises / is SIGKILLed at iteration 3
     X, Y = _sequences()
     t0 = time.monotonic()
-    with pytest.raises(ParallelError, match=r"worker 1 \(rank 1, pid \d+\) exited with code 1.*injected failure"):
+    with pytest.raises(ParallelError, match=expected):
         _train(X, Y, _lstm(), "parallel", MiniBatchSize=9)
     assert time.monotonic() - t0 < 120
 
@@ -240,3 +247,18 @@ def test_under_a_launcher_every_rank_joins_the_group_and_ends_with_the_same_weig
         for k in ref:
             if ref[k].is_floating_point():
                 torch.testing.assert_close(got[k], ref[k], atol=ATOL, rtol=RTOL)
+
+
+def test_a_stop_decided_on_rank_0_reaches_every_worker():
+    """OutputFcn returning True (rank 0 only) ends every worker at the same iteration; they exit by themselves."""
+    X, Y = _sequences()
+
+    def stop(state):
+        return state["State"] == "iteration" and state["Iteration"] == 4
+
+    t0 = time.monotonic()
+    par = _train(X, Y, _lstm(), "parallel", MiniBatchSize=9, OutputFcn=stop)
+    assert time.monotonic() - t0 < 120
+    one = _train(X, Y, _lstm(), "cpu", MiniBatchSize=9, OutputFcn=stop)
+    assert par[1].StopReason == "Stopped by OutputFcn" and par[1].NumIterations == 4
+    _assert_same(one, par)

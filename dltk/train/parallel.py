@@ -306,7 +306,10 @@ class ParallelLoop(_Loop):
         self.solver.zero_grad()
         total_weight = self._total_weight(chunks)
         loss_sum = correct = sq = count = 0.0
-        if self.fail_at is not None and self.it + 1 >= self.fail_at:
+        if self.fail_at is not None and self.it + 1 >= self.fail_at[0]:
+            if self.fail_at[1] == "kill":  # as the out-of-memory killer would
+                print(f"about to be killed at iteration {self.it + 1}", flush=True)
+                os.kill(os.getpid(), signal.SIGKILL)
             raise RuntimeError(f"injected failure at iteration {self.it + 1} (DLTK_PARALLEL_FAIL)")
         for chunk_out in run_chunks(net, chunks, self.options.SequenceMasking):
             stats = chunk_loss(
@@ -368,13 +371,13 @@ def net_params(net: torch.nn.Module) -> list[torch.nn.Parameter]:
     return [p for p in net.parameters() if p.requires_grad]
 
 
-def _injected_failure(rank: int) -> int | None:
-    """Testing hook: ``DLTK_PARALLEL_FAIL="rank:iteration"`` makes that worker raise at that iteration."""
+def _injected_failure(rank: int) -> tuple[int, str] | None:
+    """Testing hook: ``DLTK_PARALLEL_FAIL="rank:iteration[:kill]"`` makes that worker raise (or be killed)."""
     spec = os.environ.get("DLTK_PARALLEL_FAIL", "")
     if not spec:
         return None
-    r, it = spec.split(":")
-    return int(it) if int(r) == rank else None
+    r, it, *how = spec.split(":")
+    return (int(it), how[0] if how else "raise") if int(r) == rank else None
 
 
 def rank_options(options: TrainingOptions, rank: int) -> TrainingOptions:
