@@ -228,8 +228,11 @@ def sync_batch_norm(net: torch.nn.Module) -> int:
 
 
 def unsync_batch_norm(net: torch.nn.Module) -> None:
+    from ..layers.normalization import BatchNormalization
+
     for mod in net.modules():
-        mod.__dict__.pop("forward", None)
+        if isinstance(mod, BatchNormalization):
+            mod.__dict__.pop("forward", None)
 
 
 # ---------------------------------------------------------------------------- the loop
@@ -564,7 +567,7 @@ def train_parallel(
     folder = Path(tempfile.mkdtemp(prefix="dltk-parallel-"))
     workers = None
     created = False
-    grace = 5.0
+    grace = 0.0
     old_ifname = os.environ.get("GLOO_SOCKET_IFNAME")
     try:
         write_job(folder, net, data, options, out_layout)
@@ -584,8 +587,8 @@ def train_parallel(
         group = Group(0, world, _device(env, 0), created=True)
         try:
             result = run_rank(net, data, validation, options, out_layout, group)
-            if result[1].StopReason.startswith("Stopped manually"):
-                grace = 0.0  # Ctrl-C: the workers wait in a collective rank 0 left; stop them now
+            if not result[1].StopReason.startswith("Stopped manually"):
+                grace = 5.0  # they finish with rank 0; after Ctrl-C or an error they wait in a collective: stop now
             return result
         except (RuntimeError, dist.DistBackendError) as e:  # a collective failed: a worker died?
             if isinstance(e, DltkError):
@@ -593,7 +596,12 @@ def train_parallel(
             err = workers.error(5.0, e)
             if err is not None:
                 raise err from None
-            raise
+            if not isinstance(e, dist.DistBackendError):
+                raise
+            last = "; ".join(f"worker {r}: {workers.last_message(r)}" for r in range(1, world))
+            raise ParallelError(
+                f"{WHERE} ('parallel'): communication between the workers failed ({e}). Workers' last messages: {last}"
+            ) from e
     finally:
         if workers is not None:
             workers.stop(grace)
