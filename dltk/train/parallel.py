@@ -32,7 +32,8 @@ Differences from one process, by design: dropout masks are drawn per worker
 different order (weights agree to about 1e-5 relative after a few epochs in
 float32). Validation, the progress bar, the verbose table, the
 training-progress plot and ``OutputFcn`` run on rank 0 only; a stop (OutputFcn,
-ValidationPatience) is broadcast to every worker after each iteration.
+ValidationPatience) is broadcast to every worker after each iteration (only when the options
+can stop early: one collective fewer per iteration otherwise).
 
 Worker processes:
 
@@ -252,9 +253,10 @@ def _rows(c: Batch, a: int, b: int) -> Batch:
 class ParallelLoop(_Loop):
     """The training loop of one worker (see the module docstring)."""
 
-    def __init__(self, *args: Any, group: Group, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, group: Group, may_stop: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.group = group
+        self.may_stop = may_stop  # rank 0 can end training early: its decision is broadcast each iteration
         if self.batch_size < group.world:
             raise OptionError(
                 f"{WHERE}: the mini-batch ({self.batch_size} observations) is smaller than the {group.world} "
@@ -359,6 +361,8 @@ class ParallelLoop(_Loop):
                 super()._after_iteration(epoch, lr, loss, metric)
             except _StopTrainingError as stop:
                 code = _STOP_REASONS.index(str(stop)) if str(stop) in _STOP_REASONS else 1
+        if not self.may_stop:
+            return
         flag = torch.tensor([code], dtype=torch.int64, device=self.group.device)
         dist.broadcast(flag, 0)
         code = int(flag.item())
@@ -394,6 +398,12 @@ def rank_options(options: TrainingOptions, rank: int) -> TrainingOptions:
     return out
 
 
+def may_stop(options: TrainingOptions) -> bool:
+    """Can rank 0 end training early (OutputFcn, ValidationPatience)? Then every iteration broadcasts its decision."""
+    patience = options.ValidationData is not None and math.isfinite(options.ValidationPatience)
+    return bool(options.OutputFcn) or patience
+
+
 def run_rank(
     net: Any,
     data: Prepared,
@@ -401,6 +411,7 @@ def run_rank(
     options: TrainingOptions,
     out_layout: str | None,
     group: Group,
+    stops: bool | None = None,
 ) -> tuple[Any, Any]:
     """Train on this rank of ``group`` (rank 0's state broadcast first)."""
     net.to(group.device)
@@ -416,6 +427,7 @@ def run_rank(
             net.output_layer.task,
             out_layout,
             group=group,
+            may_stop=may_stop(options) if stops is None else stops,
         )
         net, info = loop.run()
     finally:
@@ -436,11 +448,11 @@ def write_job(folder: Path, net: Any, data: Prepared, options: TrainingOptions, 
     save(net, folder / "net.dltk")
     torch.save({"X": data.X, "Y": data.Y, "is_sequence": data.is_sequence, "seq2seq": data.seq2seq}, folder / "data.pt")
     values = {k: v for k, v in options.as_dict().items() if k not in _OPTION_SKIP}
-    job = {"solver": options.SolverName, "options": values, "out_layout": out_layout}
+    job = {"solver": options.SolverName, "options": values, "out_layout": out_layout, "may_stop": may_stop(options)}
     (folder / "job.json").write_text(json.dumps(job, allow_nan=True))
 
 
-def read_job(folder: Path) -> tuple[Any, Prepared, TrainingOptions, str | None]:
+def read_job(folder: Path) -> tuple[Any, Prepared, TrainingOptions, str | None, bool]:
     from ..io import load
 
     net = load(folder / "net.dltk")
@@ -448,7 +460,7 @@ def read_job(folder: Path) -> tuple[Any, Prepared, TrainingOptions, str | None]:
     data = Prepared(d["X"], d["Y"], d["is_sequence"], d["seq2seq"])
     job = json.loads((folder / "job.json").read_text())
     options = trainingOptions(job["solver"], Verbose=False, Plots="none", **job["options"])
-    return net, data, options, job["out_layout"]
+    return net, data, options, job["out_layout"], job["may_stop"]
 
 
 class Workers:
@@ -617,7 +629,7 @@ def worker_main(folder: str, rank: int, world: int, port: int, env: str) -> None
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is rank 0's to decide
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     store = dist.TCPStore("127.0.0.1", port, world, is_master=False, timeout=timedelta(seconds=START_TIMEOUT_S))
-    net, data, options, out_layout = read_job(Path(folder))
+    net, data, options, out_layout, stops = read_job(Path(folder))
     device = _device(env, rank)
     if device.type == "cuda":
         torch.cuda.set_device(device)
@@ -626,6 +638,6 @@ def worker_main(folder: str, rank: int, world: int, port: int, env: str) -> None
         _backend(env), store=store, rank=rank, world_size=world, timeout=timedelta(seconds=TIMEOUT_S)
     )
     try:
-        run_rank(net, data, None, options, out_layout, Group(rank, world, device, created=True))
+        run_rank(net, data, None, options, out_layout, Group(rank, world, device, created=True), stops)
     finally:
         dist.destroy_process_group()
