@@ -74,6 +74,18 @@ def _pct(option: str, high_open: bool = False) -> Callable[[Any], float]:
     return lambda v: number(WHERE, option, v, low=0, high=1, high_open=high_open)
 
 
+def _num_workers(v: Any) -> str | int:
+    if isinstance(v, str) and v.lower() == "auto":
+        return "auto"
+    try:
+        return positive_int(WHERE, "NumWorkers", v)
+    except OptionError:
+        raise OptionError(
+            f"{WHERE}: invalid NumWorkers {v!r}. Allowed values: 'auto' (one worker per CPU core, or per GPU "
+            "with 'multi-gpu') or a positive integer."
+        ) from None
+
+
 # option -> (default or {solver: default}, validator, solvers it applies to or None = all)
 _SPEC: dict[str, tuple[Any, Callable[[Any], Any], tuple[str, ...] | None]] = {
     "Momentum": (0.9, _pct("Momentum"), ("sgdm",)),
@@ -123,15 +135,16 @@ _SPEC: dict[str, tuple[Any, Callable[[Any], Any], tuple[str, ...] | None]] = {
     "Plots": ("none", lambda v: choice(WHERE, "Plots", v, ("none", "training-progress")), None),
     "ExecutionEnvironment": (
         "auto",
-        lambda v: choice(WHERE, "ExecutionEnvironment", v, ("auto", "cpu", "gpu")),
+        lambda v: choice(WHERE, "ExecutionEnvironment", v, ("auto", "cpu", "gpu", "multi-gpu", "parallel")),
         None,
     ),
+    "NumWorkers": ("auto", _num_workers, None),
     "ResetInputNormalization": (True, lambda v: flag(WHERE, "ResetInputNormalization", v), None),
     "OutputFcn": ((), _output_fcn, None),
 }
 
 #: options that are dltk extensions (documented as such in the display)
-EXTENSIONS = ("SequenceMasking",)
+EXTENSIONS = ("SequenceMasking", "NumWorkers")
 
 
 def _snake(name: str) -> str:
@@ -297,7 +310,14 @@ def trainingOptions(solverName: str, *args: Any, **kwargs: Any) -> TrainingOptio
         Verbose: print a MATLAB-like progress table and a progress bar. Default: True.
         VerboseFrequency: iterations between table rows. Default: 50.
         Plots: ``'none'`` or ``'training-progress'`` (live figure). Default: ``'none'``.
-        ExecutionEnvironment: ``'auto'`` (CUDA if available), ``'cpu'``, ``'gpu'``. Default: ``'auto'``.
+        ExecutionEnvironment: ``'auto'`` (CUDA if available), ``'cpu'``, ``'gpu'``, ``'parallel'``
+            (several worker processes on this machine's CPUs, or across machines under ``torchrun``),
+            ``'multi-gpu'`` (one worker per local GPU). Data-parallel: each worker takes its share of
+            every mini-batch and the gradients are summed, so MiniBatchSize stays the global
+            mini-batch (see :mod:`dltk.train.parallel`). Default: ``'auto'``.
+        NumWorkers: *dltk extension*, workers for ``'parallel'`` / ``'multi-gpu'``: ``'auto'`` (the CPU
+            count, or the GPU count for ``'multi-gpu'``) or a positive integer. Ignored under a
+            launcher (``torchrun``), whose WORLD_SIZE decides. Default: ``'auto'``.
         ResetInputNormalization: fit the input layer's normalization on the training data. Default: True.
         OutputFcn: function or list of functions called with a dict of the
             training state (MATLAB's info struct fields: Epoch, Iteration,

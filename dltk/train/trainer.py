@@ -237,6 +237,10 @@ def trainNetwork(X: Any, Y: Any, layers: Any, options: TrainingOptions) -> tuple
     data, validation, out_layout = _prepare_data(net, input_layer, X, Y, options)
     if options.ResetInputNormalization and hasattr(input_layer, "fit_normalization"):
         input_layer.fit_normalization(data.X)
+    if options.ExecutionEnvironment in ("parallel", "multi-gpu"):
+        from .parallel import train_parallel  # several worker processes (torch.distributed)
+
+        return train_parallel(net, data, validation, options, out_layout)
     device = device_for(options.ExecutionEnvironment)
     net.to(device)
     return _Loop(net, data, validation, options, device, net.output_layer.task, out_layout).run()
