@@ -83,9 +83,8 @@ import torch.distributed as dist
 
 from ..errors import DltkError, OptionError
 from .batching import Batch, Prepared
-from .engine import chunk_loss, run_chunks
 from .options import TrainingOptions, trainingOptions
-from .trainer import _diagnose, _Loop, _StopTrainingError, hardware_text
+from .trainer import _Loop, _StopTrainingError, hardware_text
 
 __all__ = ["ParallelError", "ParallelLoop", "train_parallel"]
 
@@ -304,39 +303,16 @@ class ParallelLoop(_Loop):
                 loss, metric = self._step(chunks, epoch, lr)
                 self._after_iteration(epoch, lr, loss, metric)
 
-    def _step(self, chunks: list, epoch: int, lr: float) -> tuple[float, float]:
-        """This worker's gradients, summed over the workers, then the same solver step on each."""
-        net = self.net
-        net.train()
-        self.solver.zero_grad()
-        total_weight = self._total_weight(chunks)
-        loss_sum = correct = sq = count = 0.0
+    def _before_iteration(self) -> None:
         if self.fail_at is not None and self.it + 1 >= self.fail_at[0]:
             if self.fail_at[1] == "kill":  # as the out-of-memory killer would
                 print(f"about to be killed at iteration {self.it + 1}", flush=True)
                 os.kill(os.getpid(), signal.SIGKILL)
             raise RuntimeError(f"injected failure at iteration {self.it + 1} (DLTK_PARALLEL_FAIL)")
-        for chunk_out in run_chunks(net, chunks, self.options.SequenceMasking):
-            stats = chunk_loss(
-                self.out, chunk_out, self.data.seq2seq, total_weight, self.task, self.class_axis, self.left_raw
-            )
-            if stats.loss is None:
-                continue
-            loss_value = float(stats.loss.detach())
-            if not math.isfinite(loss_value):
-                raise _diagnose(net, chunk_out.chunk, self.it + 1, epoch)
-            (stats.loss * stats.weight).backward() if stats.weight != 1.0 else stats.loss.backward()
-            loss_sum += loss_value * stats.weight
-            correct, sq, count = correct + stats.correct, sq + stats.sq_err, count + stats.count
-        loss_sum, correct, sq, count = self._all_reduce(loss_sum, correct, sq, count)
-        metric = self._metric(correct, sq, count)
-        with self.interrupts.critical():  # every parameter updated, and the iteration counted, or none
-            self.solver.step(lr)
-            i = self.it
-            self.it += 1
-            for key, value in (("loss", loss_sum), ("metric", metric), ("lr", lr), ("epoch", epoch)):
-                self.history[key][i] = value
-        return loss_sum, metric
+
+    def _reduce(self, *stats: float) -> tuple[float, ...]:
+        """This worker's gradients and statistics, summed over the workers: every worker then takes the same step."""
+        return self._all_reduce(*stats)
 
     def _all_reduce(self, *stats: float) -> tuple[float, ...]:
         """Sum the gradients and the statistics over the workers (one flat buffer)."""

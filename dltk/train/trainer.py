@@ -398,6 +398,7 @@ class _Loop:
         net = self.net
         net.train()
         self.solver.zero_grad()
+        self._before_iteration()
         total_weight = self._total_weight(chunks)
         loss_sum = correct = sq = count = 0.0
         for chunk_out in run_chunks(net, chunks, self.options.SequenceMasking):
@@ -412,6 +413,7 @@ class _Loop:
             (stats.loss * stats.weight).backward() if stats.weight != 1.0 else stats.loss.backward()
             loss_sum += loss_value * stats.weight
             correct, sq, count = correct + stats.correct, sq + stats.sq_err, count + stats.count
+        loss_sum, correct, sq, count = self._reduce(loss_sum, correct, sq, count)
         metric = self._metric(correct, sq, count)
         with self.interrupts.critical():  # every parameter updated, and the iteration counted, or none
             self.solver.step(lr)
@@ -420,6 +422,13 @@ class _Loop:
             for key, value in (("loss", loss_sum), ("metric", metric), ("lr", lr), ("epoch", epoch)):
                 self.history[key][i] = value
         return loss_sum, metric
+
+    def _before_iteration(self) -> None:
+        """Hook before an iteration's gradients (the parallel trainer's failure injection for tests)."""
+
+    def _reduce(self, *stats: float) -> tuple[float, ...]:
+        """The iteration's gradients and statistics over every worker: here, one process, unchanged."""
+        return stats
 
     @torch.no_grad()
     def evaluate(self, data: Prepared) -> tuple[float, float]:
