@@ -239,3 +239,88 @@ def test_close_frees_the_recording_and_the_model(model_x, kind):
     assert ref() is None and rec() is None
     assert not model._forward_hooks and not model._forward_pre_hooks
     assert all(not m._forward_pre_hooks and not m._forward_hooks for m in model.modules())
+
+
+# ------------------------------------------------------------------ ∂loss/∂c_t (record(..., differentiable=True))
+def _reference_cell_grad(m: nn.LSTM, X: torch.Tensor, loss_fn, t_eps: tuple[int, int, int] | None = None, eps=0.0):
+    """Float64 reference: a plain step loop of a one-layer LSTM with a perturbation δ added to c_t.
+
+    Returns (loss, ∂loss/∂δ = ∂loss/∂c_t) — or, with ``t_eps`` = (b, t, j), the loss with c_t[b, j] moved by eps.
+    """
+    W, R = m.weight_ih_l0, m.weight_hh_l0
+    bias = m.bias_ih_l0 + m.bias_hh_l0
+    B, T, _ = X.shape
+    H = m.hidden_size
+    delta = torch.zeros(B, T, H, dtype=X.dtype, requires_grad=True)
+    h = c = X.new_zeros(B, H)
+    hs = []
+    for t in range(T):
+        z = X[:, t] @ W.t() + h @ R.t() + bias
+        i, f, g, o = (
+            torch.sigmoid(z[:, :H]),
+            torch.sigmoid(z[:, H : 2 * H]),
+            torch.tanh(z[:, 2 * H : 3 * H]),
+            torch.sigmoid(z[:, 3 * H :]),
+        )
+        c = f * c + i * g + delta[:, t]
+        if t_eps is not None and t == t_eps[1]:
+            bump = torch.zeros_like(c)
+            bump[t_eps[0], t_eps[2]] = eps
+            c = c + bump
+        h = o * torch.tanh(c)
+        hs.append(h)
+    loss = loss_fn(torch.stack(hs, 1))
+    if t_eps is not None:
+        return loss.detach(), None
+    (grad,) = torch.autograd.grad(loss, delta)
+    return loss.detach(), grad
+
+
+def test_differentiable_recording_gives_dloss_dc_t():
+    torch.manual_seed(0)
+    m = nn.LSTM(3, 4, batch_first=True).double()
+    X = torch.randn(2, 6, 3, dtype=torch.float64)
+    target = torch.randn(2, 6, 4, dtype=torch.float64)
+
+    def loss_fn(y):
+        return ((y - target) ** 2).sum() + y[:, -1].sum()
+
+    rec = dltk.record(m, X, differentiable=True)
+    y, _ = m(X)
+    torch.testing.assert_close(rec.output[0], y, rtol=0, atol=1e-12)  # the output is the module's
+    loss = loss_fn(rec.output[0])
+    loss.backward()
+    c = rec["lstm"]["cell_state"]
+    ref_loss, ref = _reference_cell_grad(m, X, loss_fn)
+    torch.testing.assert_close(loss.detach(), ref_loss, rtol=0, atol=1e-12)
+    torch.testing.assert_close(c.grad, ref, rtol=1e-10, atol=1e-12)
+    assert c.grad[:, 0].abs().sum() > 0  # the early steps get gradient through the later ones
+    # one element against a central finite difference (float64, eps = 1e-6: agreement to ~1e-8)
+    eps = 1e-6
+    up, _ = _reference_cell_grad(m, X, loss_fn, (1, 2, 3), eps)
+    down, _ = _reference_cell_grad(m, X, loss_fn, (1, 2, 3), -eps)
+    assert abs(float((up - down) / (2 * eps)) - float(c.grad[1, 2, 3])) < 1e-7
+    # the parameters get the gradients of a plain backward pass
+    rec_grads = [p.grad.clone() for p in m.parameters()]
+    m.zero_grad()
+    loss_fn(m(X)[0]).backward()
+    for a, b in zip(rec_grads, (p.grad for p in m.parameters())):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_differentiable_recording_of_a_stacked_bidirectional_lstm():
+    torch.manual_seed(1)
+    model = Classifier().double()
+    X = torch.randn(3, 5, 3, dtype=torch.float64)
+    plain = dltk.record(model, X)
+    rec = dltk.record(model, X, differentiable=True)
+    torch.testing.assert_close(rec.output, model(X), rtol=0, atol=1e-12)
+    for name in plain["encoder.lstm"]:
+        torch.testing.assert_close(rec["encoder.lstm"][name], plain["encoder.lstm"][name], rtol=0, atol=1e-12)
+    rec.output.sum().backward()
+    g = rec["encoder.lstm"]
+    # the head reads the last output step: the reverse direction of layer 1 sees it at its *first* step,
+    # so its gradient reaches every step; the forward direction's cell state gets none after step T-1's read
+    assert g["cell_state_l1_reverse"].grad.abs().sum() > 0 and g["forget_gate_l0"].grad.abs().sum() > 0
+    assert torch.all(g["hidden_state_l1_reverse"].grad[:, :-1] == 0)
+    assert not model._forward_hooks and all(not mm._forward_hooks for mm in model.modules())
