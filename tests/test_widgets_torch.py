@@ -324,3 +324,19 @@ def test_differentiable_recording_of_a_stacked_bidirectional_lstm():
     assert g["cell_state_l1_reverse"].grad.abs().sum() > 0 and g["forget_gate_l0"].grad.abs().sum() > 0
     assert torch.all(g["hidden_state_l1_reverse"].grad[:, :-1] == 0)
     assert not model._forward_hooks and all(not mm._forward_hooks for mm in model.modules())
+
+
+@pytest.mark.parametrize("kind", ["stepper", "explorer"])
+def test_widget_figures_on_a_torch_model_follow_the_figure_rules(model_x, kind):
+    from dltk.viz import style
+
+    model, X = model_x
+    if kind == "stepper":
+        w = LSTMStepper(model, X, layer="encoder.lstm", lstm_layer=1, direction="reverse", interactive=False)
+    else:
+        w = NetworkExplorer(model, X, layer="encoder.lstm", cache=2, interactive=False)
+    try:
+        problems = [p for k, v in enumerate(w.views) for p in style.figure_problems(v.fig, f"{kind} figure {k}")]
+        assert not problems, "\n".join(problems)
+    finally:
+        w.close()
