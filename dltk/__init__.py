@@ -42,6 +42,7 @@ __all__ = [
     "config",
     "layers",
     "record",
+    "from_torch",
     "Recording",
     "DltkError",
     "OptionError",
@@ -59,6 +60,7 @@ from ._exports import export_subsystems as _export_subsystems  # noqa: E402
 
 _export_subsystems(globals(), __all__)
 
+from .from_torch import from_torch  # noqa: E402  (a PyTorch model as a dltk Network)
 from .front import record  # noqa: E402  (above network and introspect: takes layer arrays too)
 
 

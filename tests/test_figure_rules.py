@@ -145,6 +145,18 @@ def _viz_cases() -> dict[str, Callable[[], Any]]:
         "pooling_switches_constant": constant_pool,
         "dropout_mask": cnn(lambda net, rec: dltk.viz.dropout_mask(rec, "dropout")),
         "softmax_breakdown": cnn(lambda net, rec: dltk.viz.softmax_breakdown(rec, "softmax", "classoutput")),
+        # a student's own PyTorch model (issue 12)
+        "gate_heatmaps_torch_lstm": lambda: dltk.viz.gate_heatmaps(
+            dltk.record(torch.nn.LSTM(2, 3, num_layers=2, bidirectional=True, batch_first=True), torch.randn(2, 4, 2))
+        ),
+        "module_tree": lambda: (
+            dltk.viz.ModuleTree(
+                dltk.record(
+                    torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2)),
+                    torch.randn(2, 3),
+                )
+            ).fig
+        ),
     }
 
 

@@ -289,6 +289,8 @@ class Recorder:
         self._ptrs: dict[int, list[tuple[str, str]]] = {}
         #: True when the model has in-place modules (``inplace=True``): then recorded tensors are tracked
         self.track_inplace = False
+        #: run recurrent modules as differentiable step loops (``record(..., differentiable=True)``)
+        self.differentiable = False
 
     def name_of(self, layer: nn.Module) -> str:
         name = self.names.get(id(layer))
@@ -485,6 +487,7 @@ def record(
     lengths: Any = None,
     targets: Any = None,
     keep_graph: bool = False,
+    differentiable: bool = False,
     **forward_kwargs: Any,
 ) -> Recording:
     """Run one forward pass of ``model`` on ``inputs`` and record the signals inside.
@@ -507,6 +510,12 @@ def record(
             loss so the loss layer's signals are recorded.
         keep_graph: keep the autograd graph on the recorded tensors (for
             gradients of signals, e.g. the gradient-flow view).
+        differentiable: put the recorded signals of ``nn.LSTM`` modules on the loss's path: the
+            module runs as a step loop on its own weights, each signal is a leaf tensor the loop
+            goes through, so after ``loss.backward()`` on ``rec.output``,
+            ``rec["lstm"]["cell_state"].grad[:, t]`` is ∂loss/∂c_t (the total derivative, through
+            every later step). Implies ``keep_graph``; needs autograd on; slower (a Python loop
+            over T). Other modules are recorded as usual.
         forward_kwargs: further keyword arguments of a plain module's forward.
 
     Returns:
@@ -526,6 +535,7 @@ def record(
     if not isinstance(model, nn.Module):
         raise TypeError(f"dltk.record: expected a network, a list of layers or a module, got {type(model).__name__}")
     budget = _budget_bytes(budget_mb)
+    keep_graph = keep_graph or differentiable
     layers = [layers] if isinstance(layers, str) else (None if layers is None else list(layers))
     signals = [signals] if isinstance(signals, str) else (None if signals is None else list(signals))
     entries = _plan(model)
@@ -533,6 +543,7 @@ def record(
     recording = Recording(budget)
     names = {id(e.module): e.name for e in entries}
     recorder = Recorder(recording, layers, signals, keep_graph, names)
+    recorder.differentiable = differentiable
     chosen = [e for e in entries if layers is None or e.name in layers]
     recording.unrecognised = [e.name for e in entries if e.kind == "opaque"]
     recording.kinds = {e.name: type(e.module).__name__ for e in entries}

@@ -37,6 +37,7 @@ from .families import (
 from .gradient_flow import GradientFlow, gradient_flow, unrolled_lstm
 from .heatmaps import GateHeatmaps, StateTrajectories, gate_heatmaps, recurrent_signals, state_trajectories
 from .lstm_cell import LSTMCellDiagram, lstm_cell
+from .module_tree import ModuleTree
 from .network_graph import NetworkGraph, layer_statistics, network_graph
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "gradient_flow",
     "unrolled_lstm",
     "NetworkGraph",
+    "ModuleTree",
     "network_graph",
     "layer_statistics",
     "SignalsView",

@@ -13,6 +13,7 @@ from ..introspect import Recording, record
 from ..viz import style
 from ..viz import style as S
 from ..viz.families import SignalsView
+from ..viz.module_tree import ModuleTree, call_order_record, is_plain_module
 from ..viz.network_graph import NetworkGraph, _as_network
 from .base import DltkWidget, FigureView
 
@@ -28,9 +29,16 @@ class NetworkExplorer(DltkWidget):
     (:class:`dltk.viz.SignalsView`). The views of recently shown layers are
     kept (at most ``cache`` of them), so coming back to a layer is instant.
 
+    A plain ``torch.nn.Module`` (a student's own model) is recorded with
+    ``dltk.record(model, X)`` and drawn as its module tree in call order
+    (:class:`dltk.viz.ModuleTree`): every recorded module, recognised ones
+    with the signals of their dltk counterparts (``nn.LSTM``: the gates per
+    layer and direction), black boxes with their output.
+
     Args:
-        net: a network or a layer array.
-        X: input data the network accepts.
+        net: a network, a layer array, or any ``torch.nn.Module``.
+        X: input data the network accepts (for a plain module with several
+            inputs: a tuple of them), or a :class:`dltk.Recording` of ``net``.
         layer: the layer shown first. Default: the first layer.
         observation: observation index. Default: 0.
         targets: optional targets, to record the output layer's loss signals.
@@ -41,7 +49,8 @@ class NetworkExplorer(DltkWidget):
             of ~85 ms for a first drawing). Default: True.
 
     Attributes:
-        net, rec, graph (:class:`dltk.viz.NetworkGraph`), signals_view (the
+        net (the network, or the plain module), rec, graph (:class:`dltk.viz.NetworkGraph`, or
+        :class:`dltk.viz.ModuleTree` for a plain module), order (layer names as listed), signals_view (the
         current :class:`dltk.viz.SignalsView`), controls ``layer``,
         ``observation``; ``graph_view``, ``signals_fig_view``; ``readout``
         (``HTML``, CSS class ``dltk-readout``: the layer shown and, per signal
@@ -67,10 +76,22 @@ class NetworkExplorer(DltkWidget):
         interactive: bool | None = None,
     ) -> None:
         super().__init__(interactive)
-        self.net = _as_network(net)
-        self.rec = X if isinstance(X, Recording) else record(self.net, X, targets=targets)
-        names = [n for n in self.net.layer_names if n in self.rec]
-        self.graph = NetworkGraph(self.net, self.rec, color_by, dpi=75)  # narrow: it sits beside the signals
+        if is_plain_module(net):
+            self.net = net
+            if isinstance(X, Recording):
+                self.rec, order = X, list(X)
+            else:
+                inputs = X if isinstance(X, tuple) else (X,)
+                self.rec, order = call_order_record(net, inputs, **({} if targets is None else {"targets": targets}))
+            names = [n for n in order if n in self.rec and len(self.rec[n])]
+            names += [n for n in self.rec if n not in names and len(self.rec[n])]
+            self.graph = ModuleTree(self.rec, names, dpi=75)
+        else:
+            self.net = _as_network(net)
+            self.rec = X if isinstance(X, Recording) else record(self.net, X, targets=targets)
+            names = [n for n in self.net.layer_names if n in self.rec]
+            self.graph = NetworkGraph(self.net, self.rec, color_by, dpi=75)  # narrow: it sits beside the signals
+        self.order = names
         self.graph_view = self._view(self.graph.fig, [self.graph.selection])
         self._cache: OrderedDict[str, tuple[SignalsView, FigureView]] = OrderedDict()
         self._cache_size = max(1, cache)

@@ -145,6 +145,38 @@ def rnn_direction(x: Tensor, hs: Tensor, h0: Tensor, w: list[Tensor], H: int, wa
 
 
 # ---------------------------------------------------------------- the modules
+def _lstm_loop(
+    x: Tensor, h: Tensor, c: Tensor, w: list[Tensor], b: Tensor | None, reverse: bool, leaves: dict[str, Tensor]
+) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+    """One LSTM direction as a step loop over x (B, T, D): every signal stacked (B, T, ·), and (h_T, c_T).
+
+    Where ``leaves`` holds a signal, step t uses ``s_t + (S[:, t] − S[:, t].detach())``: the same value,
+    with the leaf ``S`` on the graph (see :meth:`RecurrentModule._unrolled_lstm`).
+    """
+    T, H = x.shape[1], h.shape[-1]
+    zx = x @ w[0].t() + (b if b is not None else 0)  # (B, T, 4H): the input part of every step at once
+    steps: dict[str, list[Tensor]] = {n: [] for n in LSTM_SIGNALS}
+
+    def tie(name: str, v: Tensor, t: int) -> Tensor:
+        leaf = leaves.get(name)
+        return v if leaf is None else v + (leaf[:, t] - leaf[:, t].detach())
+
+    for t in range(T - 1, -1, -1) if reverse else range(T):
+        pre = tie("gates_pre", zx[:, t] + h @ w[1].t(), t)
+        i = tie("input_gate", torch.sigmoid(pre[:, :H]), t)
+        f = tie("forget_gate", torch.sigmoid(pre[:, H : 2 * H]), t)
+        g = tie("cell_candidate", torch.tanh(pre[:, 2 * H : 3 * H]), t)
+        o = tie("output_gate", torch.sigmoid(pre[:, 3 * H :]), t)
+        c = tie("cell_state", f * c + i * g, t)
+        h = tie("hidden_state", o * torch.tanh(c), t)
+        for n, v in zip(LSTM_SIGNALS, (i, f, g, o, c, h, pre)):
+            steps[n].append(v)
+    if reverse:
+        for v in steps.values():
+            v.reverse()
+    return {n: torch.stack(v, 1) for n, v in steps.items()}, h, c
+
+
 @register
 class RecurrentModule(Recogniser):
     """``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` (every option: layers, directions, batch_first,
@@ -174,6 +206,15 @@ class RecurrentModule(Recogniser):
             return type(module).forward(module, input, hx)
 
     def _forward(self, probe: Probe, m: nn.Module, input: Any, hx: Any) -> Any:
+        if (
+            getattr(probe.recorder, "differentiable", False)
+            and m.mode == "LSTM"
+            and m.proj_size == 0
+            and isinstance(input, torch.Tensor)
+            and input.dim() == 3
+            and torch.is_grad_enabled()
+        ):
+            return self._unrolled_lstm(probe, m, input, hx)
         mode, lstm = m.mode, m.mode == "LSTM"
         fn = _KERNELS[mode]
         dirs, L, H = (2 if m.bidirectional else 1), m.num_layers, m.hidden_size
@@ -279,6 +320,48 @@ class RecurrentModule(Recogniser):
                 h_n = h_n.squeeze(1)
                 c_n = c_n.squeeze(1) if lstm else None
         return (output, (h_n, c_n)) if lstm else (output, h_n)
+
+    def _unrolled_lstm(self, probe: Probe, m: nn.Module, input: Tensor, hx: Any) -> Any:
+        """``nn.LSTM`` as a differentiable step loop on its own weights (``record(..., differentiable=True)``).
+
+        Each recorded signal is a leaf tensor ``S`` (B, T, ·) holding the values, and the loop uses
+        ``s_t + (S[:, t] − S[:, t].detach())`` — the same number, with ``S`` on the loss's path — so
+        after ``loss.backward()`` ``S.grad[:, t]`` is the total derivative ∂loss/∂s_t (through every
+        later step), and the parameters get their usual gradients. The module's output is the loop's
+        (equal to the fused kernel's to float rounding); inter-layer dropout draws its own mask.
+        Costs a Python loop over T per layer and direction, run twice (values, then the graph).
+        """
+        x = input if m.batch_first else input.transpose(0, 1)  # (B, T, D)
+        B, T, _ = x.shape
+        dirs, L, H = (2 if m.bidirectional else 1), m.num_layers, m.hidden_size
+        if hx is None:
+            h0 = x.new_zeros(L * dirs, B, H)
+            c0 = x.new_zeros(L * dirs, B, H)
+        else:
+            h0, c0 = hx
+        cur = x
+        hN, cN = [], []
+        for k in range(L):
+            wanted = self._wanted(probe, m, k)
+            self._reserve(probe, m, k, wanted, B, T, H, x.element_size())
+            outs = []
+            for d in range(dirs):
+                sfx = f"_l{k}" + ("_reverse" if d else "")
+                w = [getattr(m, f"weight_ih{sfx}"), getattr(m, f"weight_hh{sfx}")]
+                b = getattr(m, f"bias_ih{sfx}") + getattr(m, f"bias_hh{sfx}") if m.bias else None
+                with torch.no_grad():
+                    values, _, _ = _lstm_loop(cur, h0[k * dirs + d], c0[k * dirs + d], w, b, d == 1, {})
+                leaves = {n: values[n].detach().clone().requires_grad_(True) for n in wanted[d]}
+                sigs, hT, cT = _lstm_loop(cur, h0[k * dirs + d], c0[k * dirs + d], w, b, d == 1, leaves)
+                self._store(probe, m, k, d, leaves, None, None)
+                outs.append(sigs["hidden_state"])
+                hN.append(hT[None])
+                cN.append(cT[None])
+            cur = outs[0] if dirs == 1 else torch.cat(outs, -1)
+            if m.dropout and m.training and k < L - 1:
+                cur = F.dropout(cur, m.dropout, True)
+        output = cur if m.batch_first else cur.transpose(0, 1)
+        return output, (torch.cat(hN, 0), torch.cat(cN, 0))
 
     @staticmethod
     def _wanted(probe: Probe, m: nn.Module, k: int) -> list[list[str]]:
