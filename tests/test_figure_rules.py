@@ -134,6 +134,7 @@ def _viz_cases() -> dict[str, Callable[[], Any]]:
         "network_graph_colored": lambda: dltk.viz.network_graph(_cnn()[0], _cnn()[1], color_by="mean"),
         "signals_image": cnn(lambda net, rec: dltk.viz.signals(rec, "conv")),
         "signals_sequence": lstm(dltk.viz.signals),
+        "signals_one_sequence_panel": lstm(dltk.viz.signals, signals=["output"]),  # one wide panel, its colour bar
         "signals_vector": cnn(lambda net, rec: dltk.viz.signals(rec, "fc")),
         "signals_output": cnn(lambda net, rec: dltk.viz.signals(rec, "classoutput")),
         "activation_curve": lambda: dltk.viz.activation_curve(dltk.clippedReluLayer(2.0)),
