@@ -134,6 +134,7 @@ def _viz_cases() -> dict[str, Callable[[], Any]]:
         "network_graph_colored": lambda: dltk.viz.network_graph(_cnn()[0], _cnn()[1], color_by="mean"),
         "signals_image": cnn(lambda net, rec: dltk.viz.signals(rec, "conv")),
         "signals_sequence": lstm(dltk.viz.signals),
+        "signals_one_sequence_panel": lstm(dltk.viz.signals, signals=["output"]),  # one wide panel, its colour bar
         "signals_vector": cnn(lambda net, rec: dltk.viz.signals(rec, "fc")),
         "signals_output": cnn(lambda net, rec: dltk.viz.signals(rec, "classoutput")),
         "activation_curve": lambda: dltk.viz.activation_curve(dltk.clippedReluLayer(2.0)),
@@ -231,12 +232,67 @@ def _monitor() -> DltkWidget:
     return m
 
 
+def _digit_images(n: int = 4) -> np.ndarray:
+    """``n`` tiny 8×8 images in [0, 1] (N, 1, 8, 8), with structure (no dataset needed)."""
+    rng = np.random.default_rng(0)
+    return rng.uniform(size=(n, 1, 8, 8)).astype(np.float32)
+
+
+def _padding() -> DltkWidget:
+    dltk.seed_everything(0)
+    net = dltk.Network(
+        [
+            dltk.sequenceInputLayer(1),
+            dltk.lstmLayer(4, OutputMode="last"),
+            dltk.fullyConnectedLayer(2),
+            dltk.softmaxLayer(),
+            dltk.classificationLayer(Classes=["a", "b"]),
+        ]
+    ).eval()
+    x = np.linspace(-1, 1, 6, dtype=np.float32)[:, None]
+    sweep = dltk.widgets.padding_sweep(net, x, "a", max_pad=3)
+    return dltk.widgets.PaddingExplorer(sweep, units=2, interactive=False)
+
+
+def _proposals() -> DltkWidget:
+    rng = np.random.default_rng(0)
+    K, n = 2, 2
+    dets = []
+    for _ in range(n):
+        props = np.c_[rng.uniform(0, 8, (K, 2)), rng.uniform(3, 6, (K, 2))]
+        dets.append(
+            dict(
+                proposals=props,
+                objectness=rng.uniform(size=K),
+                probs=rng.dirichlet(np.ones(3), K),
+                deltas=rng.normal(size=(K, 4)),
+                refined=props + 1,
+            )
+        )
+    feats = torch.rand(n * K, 4, 3, 3, generator=torch.Generator().manual_seed(0))
+    X = rng.normal(size=(n, 1, 16, 16))
+    return dltk.widgets.ProposalExplorer(X, dets, feats, ["square", "circle"], interactive=False)
+
+
 #: how to build each widget class of dltk.widgets with tiny inputs (add one for every new widget)
 WIDGET_BUILDERS: dict[str, Callable[[], DltkWidget]] = {
     "LSTMStepper": _stepper,
     "NetworkExplorer": _explorer,
     "DeepenLSTM": _deepen,
     "TrainingMonitor": _monitor,
+    "ActivationExplorer": lambda: dltk.widgets.ActivationExplorer(
+        torch.randn(4, 2, 3, 3, generator=torch.Generator().manual_seed(0)), interactive=False
+    ),
+    "BatchStatisticsExplorer": lambda: dltk.widgets.BatchStatisticsExplorer(
+        torch.randn(20, 2, 3, 3, generator=torch.Generator().manual_seed(0)), batch_size=4, interactive=False
+    ),
+    "ConvExplorer": lambda: dltk.widgets.ConvExplorer(_digit_images(1)[0, 0], interactive=False),
+    "DropoutExplorer": lambda: dltk.widgets.DropoutExplorer(_digit_images(2), interactive=False),
+    "LossExplorer": lambda: dltk.widgets.LossExplorer(interactive=False),
+    "NormalizationExplorer": lambda: dltk.widgets.NormalizationExplorer(_digit_images(6), interactive=False),
+    "PaddingExplorer": _padding,
+    "PoolingExplorer": lambda: dltk.widgets.PoolingExplorer(_digit_images(1)[0, 0], interactive=False),
+    "ProposalExplorer": _proposals,
 }
 
 

@@ -22,7 +22,23 @@ from ipywidgets.widgets.widget import _instances
 
 import dltk
 import dltk.widgets
-from dltk.widgets import DeepenLSTM, LSTMStepper, NetworkExplorer, TrainingMonitor, debounce
+from dltk.widgets import (
+    ActivationExplorer,
+    BatchStatisticsExplorer,
+    ConvExplorer,
+    DeepenLSTM,
+    DropoutExplorer,
+    LossExplorer,
+    LSTMStepper,
+    NetworkExplorer,
+    NormalizationExplorer,
+    PaddingExplorer,
+    PoolingExplorer,
+    ProposalExplorer,
+    TrainingMonitor,
+    debounce,
+    padding_sweep,
+)
 from dltk.widgets.base import CALLBACK_ERRORS_KEPT, DltkWidget, _CellWidgets, callback_errors
 
 CYCLES = 20
@@ -56,11 +72,44 @@ def builders():
     X = torch.randn(8, 120, 12)  # the stepper's recording: 8*120*64 floats per signal
     Xs = [np.random.default_rng(k).standard_normal((6, 3)).astype(np.float32) for k in range(16)]
     Ys = np.array(["a", "b"] * 8)
+    rng = np.random.default_rng(0)
+    images = rng.uniform(size=(64, 1, 32, 32)).astype(np.float32)  # the explorers' inputs: ~0.25 MB each
+    feats = torch.rand(256, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    seq_net = dltk.Network(
+        [
+            dltk.sequenceInputLayer(1),
+            dltk.lstmLayer(8, OutputMode="last"),
+            dltk.fullyConnectedLayer(2),
+            dltk.softmaxLayer(),
+            dltk.classificationLayer(Classes=["a", "b"]),
+        ]
+    ).eval()
+    sweep = padding_sweep(seq_net, np.linspace(-1, 1, 20, dtype=np.float32)[:, None], "a", max_pad=10)
+    K = 3
+    dets = [
+        dict(
+            proposals=np.c_[rng.uniform(0, 20, (K, 2)), rng.uniform(4, 10, (K, 2))],
+            objectness=rng.uniform(size=K),
+            probs=rng.dirichlet(np.ones(3), K),
+            deltas=rng.normal(size=(K, 4)),
+            refined=np.c_[rng.uniform(0, 20, (K, 2)), rng.uniform(4, 10, (K, 2))],
+        )
+        for _ in range(4)
+    ]
     return {
         LSTMStepper: lambda: LSTMStepper(net, X, interactive=False),
         NetworkExplorer: lambda: NetworkExplorer(net, X[:, :40], cache=2, interactive=False),
         DeepenLSTM: lambda: DeepenLSTM(Xs, Ys, hidden=4, max_epochs=1, interactive=False),
         TrainingMonitor: lambda: TrainingMonitor(True, 200, 20, 10, interactive=False),
+        ActivationExplorer: lambda: ActivationExplorer(feats, interactive=False),
+        BatchStatisticsExplorer: lambda: BatchStatisticsExplorer(feats, interactive=False),
+        ConvExplorer: lambda: ConvExplorer(images[0, 0], interactive=False),
+        DropoutExplorer: lambda: DropoutExplorer(images[:4], interactive=False),
+        LossExplorer: lambda: LossExplorer(interactive=False),
+        NormalizationExplorer: lambda: NormalizationExplorer(images, n_show=32, interactive=False),
+        PaddingExplorer: lambda: PaddingExplorer(sweep, units=3, interactive=False),
+        PoolingExplorer: lambda: PoolingExplorer(images[0, 0], interactive=False),
+        ProposalExplorer: lambda: ProposalExplorer(images[:4], dets, feats[: 4 * K], ["a", "b"], interactive=False),
     }
 
 
@@ -87,7 +136,7 @@ def _cycle(build) -> weakref.ref:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
-@pytest.mark.parametrize("kind", [LSTMStepper, NetworkExplorer, DeepenLSTM, TrainingMonitor], ids=lambda k: k.__name__)
+@pytest.mark.parametrize("kind", _widget_kinds(), ids=lambda k: k.__name__)
 def test_build_close_cycles_return_widgets_and_memory(builders, kind):
     build = builders[kind]
     registry_before = set(_instances)

@@ -143,9 +143,15 @@ class SignalsView:
         self._set_title()
         # fixed margins (a layout engine costs more than the drawing): room for the two-line
         # titles above and the colour bars in the gaps between panels
+        # (one column: the panel is as wide as the figure, and so is its inset colour bar's offset)
         h = self.fig.get_figheight()
         self.fig.subplots_adjust(
-            left=0.06, right=0.9, bottom=0.45 / h, top=1 - 0.95 / h, hspace=1.05 / 2.45 * 2, wspace=0.55
+            left=0.06,
+            right=0.9 if cols > 1 else 0.8,
+            bottom=0.45 / h,
+            top=1 - 0.95 / h,
+            hspace=1.05 / 2.45 * 2,
+            wspace=0.55,
         )
 
     def _set_title(self) -> None:

@@ -51,7 +51,11 @@ class DropoutExplorer(DltkWidget):
             ax.set_yticks([])
             for spine in ax.spines.values():
                 spine.set_edgecolor("#333333")
-        fig.subplots_adjust(left=0.2, right=0.98, top=0.88, bottom=0.03, hspace=0.15)
+        for ax, im, label in zip(axes, (self.im_x, self.im_m, self.im_y), ("value", "kept", "value")):
+            cb = fig.colorbar(im, cax=ax.inset_axes((1.01, 0.0, 0.015, 1.0)))  # as tall as the strip
+            cb.ax.tick_params(labelsize=6)
+            cb.set_label(label, fontsize=6)
+        fig.subplots_adjust(left=0.2, right=0.9, top=0.88, bottom=0.03, hspace=0.15)
         self.title = fig.suptitle("", fontsize=8)
         self.view = self._view(fig)
         self.p = self._w(W.FloatSlider(p, min=0.0, max=0.9, step=0.05, description="Probability"))

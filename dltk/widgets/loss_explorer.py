@@ -103,7 +103,7 @@ class LossExplorer(DltkWidget):
         self.rtitle = ax_r.set_title("", fontsize=7)
         for ax in (ax_c, ax_f, ax_r):
             ax.tick_params(labelsize=7)
-        fig.subplots_adjust(left=0.05, right=0.99, bottom=0.16, top=0.9, wspace=0.3)
+        fig.subplots_adjust(left=0.05, right=0.97, bottom=0.16, top=0.9, wspace=0.3)
         self.view = self._view(fig)
         self.p = self._w(W.FloatSlider(value=0.5, min=0.01, max=0.99, step=0.01, description="p"))
         self.gamma = self._w(W.FloatSlider(value=2.0, min=0.0, max=5.0, step=0.5, description="gamma"))

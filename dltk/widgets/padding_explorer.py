@@ -142,7 +142,7 @@ class PaddingExplorer(DltkWidget):
         self.ax_p.set_ylim(-0.02, 1.02)
         self.ax_p.set_xlabel("padded steps", fontsize=8)
         self.ax_p.legend(fontsize=6, loc="lower left")
-        self.fig.subplots_adjust(left=0.06, right=0.99, bottom=0.17, top=0.87, wspace=0.28)
+        self.fig.subplots_adjust(left=0.06, right=0.97, bottom=0.17, top=0.87, wspace=0.28)
         self.view = self._view(self.fig)
         self.padding = self._w(W.IntSlider(value=0, min=0, max=P, description="padding"))
         self.direction = self._w(W.Dropdown(options=list(DIRECTIONS), value="right", description="direction"))

@@ -11,6 +11,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from ..viz.style import image_scale
 from .base import DltkWidget
 
 __all__ = ["ProposalExplorer"]
@@ -50,7 +51,10 @@ class ProposalExplorer(DltkWidget):
         fig = Figure(figsize=(8.0, 2.9), dpi=100)
         FigureCanvasAgg(fig)
         ax_img, ax_feat, ax_cls, ax_dt = fig.subplots(1, 4, width_ratios=[1.2, 1.6, 0.8, 0.8])
-        self.img = ax_img.imshow(self.X[0, 0], cmap="gray", vmin=-0.3, vmax=1.3)
+        cmap, norm = image_scale(self.X)  # one scale for every image: diverging around 0 if any is signed
+        self.img = ax_img.imshow(self.X[0, 0], cmap=cmap, norm=norm)
+        cb_img = fig.colorbar(self.img, ax=ax_img, fraction=0.046, pad=0.02)
+        cb_img.ax.tick_params(labelsize=6)
         self.prop_rects = [
             ax_img.add_patch(Rectangle((0, 0), 1, 1, fill=False, ec="#9a9a9a", lw=0.8)) for _ in range(self.K)
         ]
