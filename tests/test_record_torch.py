@@ -545,3 +545,18 @@ def test_derived_signals_are_computed_when_read_and_survive_in_place_modules() -
     # their bytes count against the budget before anything is computed
     with pytest.raises(dltk.RecordingBudgetError, match="signal 'padded_input' of layer '0'"):
         dltk.record(model, torch.randn(64, 2, 64, 64, dtype=D), budget_mb=8)
+
+
+def test_a_recurrent_module_whose_signals_cannot_be_rebuilt_says_so(monkeypatch):
+    """The module still runs (same output), but the recording warns instead of coming back silently empty."""
+    from dltk.introspect.torch_modules import recurrent as rec_mod
+
+    def broken(self, probe, m, input, hx):
+        raise RuntimeError("rebuild failed")
+
+    monkeypatch.setattr(rec_mod.RecurrentModule, "_forward", broken)
+    model = torch.nn.LSTM(3, 4, batch_first=True)
+    x = torch.randn(2, 5, 3)
+    with pytest.warns(RuntimeWarning, match="could not be recorded"):
+        rec = dltk.record(model, x)
+    torch.testing.assert_close(rec.output[0], model(x)[0])

@@ -39,6 +39,7 @@ time step; the recording stacks the steps along T (same names, (B, T, ·)).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -203,7 +204,15 @@ class RecurrentModule(Recogniser):
 
             if isinstance(e, RecordingBudgetError):
                 raise
-            return type(module).forward(module, input, hx)
+            out = type(module).forward(module, input, hx)  # the user's own error, if the input is wrong
+            # the module ran but its signals could not be rebuilt: say so, never a silently empty recording
+            warnings.warn(
+                f"dltk.record: the signals of {type(module).__name__} could not be recorded "
+                f"({type(e).__name__}: {e}); only its output is in the recording.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return out
 
     def _forward(self, probe: Probe, m: nn.Module, input: Any, hx: Any) -> Any:
         if (
