@@ -261,12 +261,13 @@ std::vector<Tensor> lstm_record(const Tensor& x_, const Tensor& WR, const Tensor
 }
 
 // ---------------------------------------------------------------------------------------------- GRU
-// One GRU direction (forward). P = x W^T + b_W (B, T, 3H) contiguous; Rt = R^T (H, 3H); bR (3H) or null;
+// One GRU direction. P = x W^T + b_W (B, T, 3H) contiguous; Rt = R^T (H, 3H); bR (3H) or null;
 // hw (B, H): h_0 in, h_T out. mode 0 after-multiplication, 1 before-multiplication, 2 recurrent-bias-after.
+// reverse: the backward direction, each sequence from its own last step (as the LSTM's run).
 // out[0..3]: r, z, n, h (h batch-major (B, T, H), the others time-major (T, B, H)) or null; pre (T, B, 3H) or null.
 template <typename T>
 void run_gru(const Tensor& P, const Tensor& Rt_, const T* bR, Tensor& hw, const int64_t* len, int mode,
-             T* const* out, T* pre) {
+             bool reverse, T* const* out, T* pre) {
   const int64_t B = P.size(0), Tn = P.size(1), G = P.size(2), H = G / 3;
   const int64_t V = Vec<T>::size();
   const bool before = mode == 1;
@@ -294,8 +295,9 @@ void run_gru(const Tensor& P, const Tensor& Rt_, const T* bR, Tensor& hw, const 
     if (before) {
       at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
         for (int64_t b = b0; b < b1; ++b) {
-          if (len && s >= len[b]) continue;
-          const T *px = Pp + (b * Tn + s) * G, *g = GH + b * Gh, *hb = HW + b * H;
+          const int64_t L = len ? len[b] : Tn;
+          if (s >= L) continue;
+          const T *px = Pp + (b * Tn + (reverse ? L - 1 - s : s)) * G, *g = GH + b * Gh, *hb = HW + b * H;
           for (int64_t j = 0; j < 2 * H; j += V) {
             const int64_t n = std::min(V, 2 * H - j);
             const Vec<T> a = Act<T>::sig(Vec<T>::loadu(px + j, n) + Vec<T>::loadu(g + j, n));
@@ -314,8 +316,9 @@ void run_gru(const Tensor& P, const Tensor& Rt_, const T* bR, Tensor& hw, const 
     }
     at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
-        const int64_t qt = s * B + b, qb = b * Tn + s;
-        if (len && s >= len[b]) {  // padded step of a finished sequence: zeros, state kept
+        const int64_t L = len ? len[b] : Tn;
+        const int64_t t = s >= L ? s : (reverse ? L - 1 - s : s), qt = t * B + b, qb = b * Tn + t;
+        if (s >= L) {  // padded step of a finished sequence: zeros, state kept
           zero(pre ? pre + qt * G : nullptr, G);
           for (int k = 0; k < 4; ++k) zero(out[k] ? out[k] + (k == 3 ? qb : qt) * H : nullptr, H);
           continue;
@@ -369,7 +372,8 @@ void run_gru(const Tensor& P, const Tensor& Rt_, const T* bR, Tensor& hw, const 
 // Bit k of want: signal k of [r, z, n, h, pre] (empty tensor when unset; h always).
 // Returns those five, each (B, T, .): h contiguous, the others views of (T, B, .) storage; then h_T (B, H).
 std::vector<Tensor> gru_record(const Tensor& x_, const Tensor& W, const Tensor& R, const Tensor& bias_,
-                               const Tensor& h0, const c10::optional<Tensor>& lengths, int64_t mode, int64_t want) {
+                               const Tensor& h0, const c10::optional<Tensor>& lengths, int64_t mode, bool reverse,
+                               int64_t want) {
   const Tensor x = x_.contiguous(), bias = bias_.contiguous();
   TORCH_CHECK(x.dim() == 3 && W.dim() == 2 && R.dim() == 2, "gru_record: x must be (B, T, D), W (3H, D), R (3H, H)");
   const int64_t B = x.size(0), Tn = x.size(1), D = x.size(2), H = R.size(1), G = 3 * H;
@@ -394,7 +398,8 @@ std::vector<Tensor> gru_record(const Tensor& x_, const Tensor& W, const Tensor& 
     for (int k = 0; k < 4; ++k) out[k] = (want >> k & 1) ? res[k].data_ptr<scalar_t>() : nullptr;
     scalar_t* pre = (want >> 4 & 1) ? res[4].data_ptr<scalar_t>() : nullptr;
     const scalar_t* bR = mode == 2 ? bias.data_ptr<scalar_t>() + G : nullptr;
-    run_gru<scalar_t>(P, R.t(), bR, hw, len.defined() ? len.data_ptr<int64_t>() : nullptr, (int)mode, out, pre);
+    run_gru<scalar_t>(P, R.t(), bR, hw, len.defined() ? len.data_ptr<int64_t>() : nullptr, (int)mode, reverse, out,
+                      pre);
   });
   for (int k = 0; k < 5; ++k)
     if (k != 3) res[k] = res[k].transpose(0, 1);
@@ -487,8 +492,8 @@ std::vector<Tensor> lstm_record_backward(const Tensor& x_, const Tensor& W, cons
 TORCH_LIBRARY(NAMESPACE, m) {
   m.def("lstm_record(Tensor x, Tensor WR, Tensor bias, Tensor h0, Tensor c0, Tensor? lengths, bool reverse, "
         "int want) -> Tensor[]", &lstm_record);
-  m.def("gru_record(Tensor x, Tensor W, Tensor R, Tensor bias, Tensor h0, Tensor? lengths, int mode, int want) "
-        "-> Tensor[]", &gru_record);
+  m.def("gru_record(Tensor x, Tensor W, Tensor R, Tensor bias, Tensor h0, Tensor? lengths, int mode, bool reverse, "
+        "int want) -> Tensor[]", &gru_record);
   m.def("lstm_record_backward(Tensor x, Tensor W, Tensor R, Tensor[] sig, Tensor h0, Tensor c0, Tensor? lengths, "
         "bool reverse, Tensor[] grads) -> Tensor[]", &lstm_record_backward);
 }
@@ -650,6 +655,7 @@ def gru_record(
     mode: int,
     lengths: Tensor | None,
     want: Any,
+    reverse: bool = False,
 ) -> tuple[Tensor, Tensor, list[Tensor | None]]:
     """One GRU direction (sigmoid/tanh, any ResetGateMode) with every wanted signal.
 
@@ -658,10 +664,11 @@ def gru_record(
     before-multiplication, recurrent-bias-after-multiplication).
     ``want``: 5 booleans in ``GRU_SIGNALS`` order (r, z, h~, h, gates_pre).
     Returns (h (B, T, H) with zeros at padded steps, h_T (B, H) each sequence's
-    own, the 5 signals (B, T, ·), None where not wanted).
+    own, the 5 signals (B, T, ·), None where not wanted), in original time order.
+    ``reverse`` runs the backward direction (each sequence from its own last step).
     """
     bits = _bits(want)
     L = None if lengths is None else lengths.to(torch.long)
     b = bx if bh is None else torch.cat([bx, bh])
-    res = op().gru_record(x, W, R, b, h0, L, mode, bits)
+    res = op().gru_record(x, W, R, b, h0, L, mode, reverse, bits)
     return res[3], res[5], [res[k] if bits >> k & 1 else None for k in range(5)]
