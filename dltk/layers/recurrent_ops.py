@@ -11,7 +11,8 @@ in ``pyproject.toml``).
 * ``shift_prev(h, h0)`` — :math:`h_{t-1}` for every step, :math:`h_0` at the first.
 * ``reverse_within(x, lengths)`` — each right-padded sequence reversed within its own length.
 * ``zero_padding(x, lengths)`` — the padded steps of a right-padded batch set to 0.
-* ``compiled_lstm`` — the optional compiled LSTM recording loop (``usable(like)``, ``lstm_record(...)``).
+* ``compiled_lstm`` — the optional compiled LSTM/GRU recording loops (``usable(like)``, ``lstm_record(...)``,
+  ``gru_record(...)``).
 * ``LSTM_SIGNALS``, ``GRU_SIGNALS`` — the recorded signal names, defined once in ``lstm.py``/``gru.py``.
 """
 

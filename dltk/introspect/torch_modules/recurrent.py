@@ -16,6 +16,12 @@ batched pass: with :math:`h_{t-1}` taken from the kernel's outputs,
 ``module(x)``; the rebuilt gates reproduce :math:`c_t` and :math:`h_t` to float
 rounding (tested in float64).
 
+With autograd off, an ``nn.LSTM`` without projection and an ``nn.GRU`` instead
+run dltk's compiled recording loops (:mod:`dltk.layers.recurrent_ops`
+``compiled_lstm``, where they could be built): the same equations, every signal
+written as the step is computed, nothing computed twice; outputs equal
+``module(x)`` to float rounding (~1e-6 relative in float32).
+
 Signals (layout ``BTC`` = (B, T, ·) whatever ``batch_first`` says; with a
 ``PackedSequence`` padded with zeros after each sequence's end, in the
 caller's batch order). Names follow PyTorch's parameter names: layer ``k``,
@@ -257,7 +263,9 @@ class RecurrentModule(Recogniser):
         grad = torch.is_grad_enabled() and (
             like.requires_grad or any(w.requires_grad for w in m._flat_weights) or h0.requires_grad
         )
-        compiled = lstm and P == H and not grad and _lstm_kernel.usable(like)
+        # the compiled recording loops (autograd off): LSTM without projection, GRU (PyTorch's GRU is
+        # MATLAB's recurrent-bias-after-multiplication mode; without biases plain after-multiplication)
+        compiled = (P == H or not lstm) and mode in ("LSTM", "GRU") and not grad and _lstm_kernel.usable(like)
 
         def to_bm(t: Tensor) -> Tensor:  # time-major / packed data -> padded (B, T, ·)
             if packed:
@@ -281,17 +289,25 @@ class RecurrentModule(Recogniser):
                 self._reserve(probe, m, k, wanted, x_bm.shape[0], x_bm.shape[1], P, x_bm.element_size())
                 for d in range(dirs):
                     w = ws[d * nw : (d + 1) * nw]
-                    b = w[2] + w[3] if m.bias else w[0].new_zeros(w[0].shape[0])
                     want = set(wanted[d]).__contains__
-                    o, hT, cT, sigs = _lstm_kernel.lstm_record(
-                        x_bm, h0[s][d], c0[s][d], w[0], w[1], b, lengths, d == 1, want
-                    )
+                    if lstm:
+                        b = w[2] + w[3] if m.bias else w[0].new_zeros(w[0].shape[0])
+                        o, hT, cT, sigs = _lstm_kernel.lstm_record(
+                            x_bm, h0[s][d], c0[s][d], w[0], w[1], b, lengths, d == 1, want
+                        )
+                        cN.append(cT[None])
+                    else:
+                        bx, bh, gmode = (w[2], w[3], 2) if m.bias else (w[0].new_zeros(w[0].shape[0]), None, 0)
+                        flags = [want(n) for n in GRU_SIGNALS]
+                        o, hT, vals = _lstm_kernel.gru_record(
+                            x_bm, h0[s][d], w[0], w[1], bx, bh, gmode, lengths, flags, reverse=d == 1
+                        )
+                        sigs = {n: v for n, v in zip(GRU_SIGNALS, vals) if v is not None}
                     if want("hidden_state"):
                         sigs["hidden_state"] = o
                     self._store(probe, m, k, d, sigs, None, unsorted_idx)
                     outs.append(o)
                     hN.append(hT[None])
-                    cN.append(cT[None])
                 cur, bm = (outs[0] if dirs == 1 else torch.cat(outs, -1)), True
             else:
                 x_tm = to_tm(cur) if bm else cur
