@@ -563,3 +563,15 @@ def test_a_recurrent_module_whose_signals_cannot_be_rebuilt_says_so(monkeypatch)
     with pytest.warns(RuntimeWarning, match="could not be recorded"):
         rec = dltk.record(model, x)
     torch.testing.assert_close(rec.output[0], model(x)[0])
+
+
+def test_relu_active_mask_survives_a_later_in_place_module() -> None:
+    """``active`` is computed from the ReLU's output when first read: a later in-place module that
+    overwrites that output (dropout zeroing units) must not change it."""
+    torch.manual_seed(12)
+    model = nn.Sequential(nn.Linear(6, 50), nn.ReLU(), nn.Dropout(0.5, inplace=True)).double().train()
+    x = torch.randn(8, 6, dtype=D)
+    rec = dltk.record(model, x)
+    want = model[0](x).detach() > 0
+    assert torch.equal(rec["1"]["active"], want)
+    assert (rec.output[want] == 0).any()  # the dropout did zero active units in place

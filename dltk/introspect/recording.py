@@ -44,6 +44,7 @@ from torch import nn
 from .._config import budget_bytes
 from ..errors import RecordingBudgetError
 from ..layers.base import Layer
+from ._memory import keep_freed_memory
 from .torch_modules import Probe, recogniser_for
 from .torch_modules.base import first_tensor
 
@@ -535,6 +536,7 @@ def record(
     if not isinstance(model, nn.Module):
         raise TypeError(f"dltk.record: expected a network, a list of layers or a module, got {type(model).__name__}")
     budget = _budget_bytes(budget_mb)
+    keep_freed_memory()  # no page fault per recorded page when recording again (see ._memory)
     keep_graph = keep_graph or differentiable
     layers = [layers] if isinstance(layers, str) else (None if layers is None else list(layers))
     signals = [signals] if isinstance(signals, str) else (None if signals is None else list(signals))

@@ -80,13 +80,17 @@ class _Activation(Recogniser):
 
 
 @register
-class ReLUModule(_Activation):
+class ReLUModule(Recogniser):
+    """``active`` is ``y > 0`` of the output y = max(x, 0) (the same as x > 0, NaN included, also after an
+    in-place ReLU), computed when first read: a recording that never looks at it pays nothing for it."""
+
     types = (nn.ReLU,)
     signal_names = ("active",)
     signal_docs = {"active": "x > 0 (bool), input layout; a unit never active is dead"}
 
-    def masks(self, m: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"active": x > 0}
+    def after(self, probe: Probe, m: nn.Module, args: tuple, kwargs: dict, y: Any) -> None:
+        if probe.wants("active"):
+            probe.derive("active", lambda y: y > 0, [y], y.shape, torch.bool, channel_first(y))
 
 
 @register
