@@ -100,7 +100,7 @@ class Derived:
             return self.fn(*self.sources)
 
     def nbytes(self) -> int:
-        return self.shape.numel() * torch.empty((), dtype=self.dtype).element_size()
+        return self.shape.numel() * self.dtype.itemsize
 
 
 class LayerSignals(Mapping[str, torch.Tensor]):
@@ -330,7 +330,7 @@ class Recorder:
         rec = self.recording
         if rec.nbytes + self.reserved + nbytes > rec.budget:
             _check_budget(rec, self.reserved, nbytes, name, f"signal '{signal}'")
-        v = value if self.keep_graph else value.detach()
+        v = value if self.keep_graph or not value.requires_grad else value.detach()
         rec._put(name, signal, v, layout, nbytes)
         if self.track_inplace and nbytes:
             self._ptrs.setdefault(v.data_ptr(), []).append((name, signal))
@@ -351,7 +351,7 @@ class Recorder:
         ):
             return
         if not self.keep_graph:
-            sources = [t.detach() for t in sources]
+            sources = [t.detach() if t.requires_grad else t for t in sources]
         d = Derived(fn, sources, self.keep_graph and torch.is_grad_enabled(), shape, dtype)
         nbytes = d.nbytes()
         self.reserved = max(0, self.reserved - nbytes)
