@@ -322,3 +322,18 @@ def test_gru_compiled_loop_reverse_runs_each_sequence_backwards(mode):
         for a, b in zip([h, *sigs], [hf, *sigs_f]):
             torch.testing.assert_close(a, reverse_within(b, lens, idx), **TOL)
         assert (sigs[0] - sigs_f[0]).abs().max() > 0.1  # the two runs differ step by step: really reversed
+
+
+@needs_kernel
+@pytest.mark.parametrize("kind", ["lstm", "bilstm", "gru"])
+def test_compiled_loop_saturated_units_stay_finite_float32(monkeypatch, kind):
+    """Unnormalized data (|pre-activation| in the thousands): the compiled float32 activations saturate
+    to 0 / ±1 like torch.sigmoid / torch.tanh, never NaN (an exp overflow to inf once gave inf·0 = NaN)."""
+    torch.manual_seed(8)
+    layer = gru_layer(MODES[2], True) if kind == "gru" else lstm_layer(kind == "bilstm", True)
+    x = torch.randn(4, 6, D, dtype=torch.float64) * 3000  # gate pre-activations ~±1e3..1e4
+    ref = (gru_reference if kind == "gru" else lstm_reference)(layer, x, None)
+    layer, x = layer.float(), x.float()
+    out, sigs = record(layer, x, None, "compiled", monkeypatch)
+    assert all(torch.isfinite(v).all() for v in sigs.values())
+    check(out, sigs, {k: v.float() for k, v in ref.items()}, layer, True, {"atol": 1e-5, "rtol": 1e-4})

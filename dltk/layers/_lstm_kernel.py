@@ -90,11 +90,15 @@ inline Vec<float> recip(const Vec<float>& x) {
 #endif
   return r * (Vec<float>(2.f) - x * r);
 }
+// The exponent is capped at 88 (exp(88) ~ 1.7e38 < FLT_MAX): an overflow to inf would turn the Newton
+// step r (2 - x r) into inf * 0 = NaN for saturated units (|pre-activation| > ~88, e.g. unnormalized data).
+// NaN inputs stay NaN (at::vec::minimum propagates them).
+inline Vec<float> exp_capped(const Vec<float>& x) { return at::vec::minimum(x, Vec<float>(88.f)).exp_u20(); }
 template <>
 struct Act<float> {
-  static Vec<float> sig(const Vec<float>& x) { return recip(Vec<float>(1.f) + x.neg().exp_u20()); }
+  static Vec<float> sig(const Vec<float>& x) { return recip(Vec<float>(1.f) + exp_capped(x.neg())); }
   static Vec<float> tanh(const Vec<float>& x) {
-    return Vec<float>(2.f) * recip(Vec<float>(1.f) + (x * Vec<float>(-2.f)).exp_u20()) - Vec<float>(1.f);
+    return Vec<float>(2.f) * recip(Vec<float>(1.f) + exp_capped(x * Vec<float>(-2.f))) - Vec<float>(1.f);
   }
 };
 

@@ -263,9 +263,10 @@ class RecurrentModule(Recogniser):
         grad = torch.is_grad_enabled() and (
             like.requires_grad or any(w.requires_grad for w in m._flat_weights) or h0.requires_grad
         )
-        # the compiled recording loops (autograd off): LSTM without projection, GRU (PyTorch's GRU is
-        # MATLAB's recurrent-bias-after-multiplication mode; without biases plain after-multiplication)
-        compiled = (P == H or not lstm) and mode in ("LSTM", "GRU") and not grad and _lstm_kernel.usable(like)
+        # the compiled recording loops: LSTM without projection (autograd on too: a compiled backward
+        # through time), GRU with autograd off (PyTorch's GRU is MATLAB's recurrent-bias-after-multiplication
+        # mode; without biases plain after-multiplication)
+        compiled = (lstm and P == H or mode == "GRU" and not grad) and _lstm_kernel.usable(like)
 
         def to_bm(t: Tensor) -> Tensor:  # time-major / packed data -> padded (B, T, ·)
             if packed:
