@@ -17,8 +17,9 @@ import torch
 import dltk
 from dltk.layers import _lstm_kernel as K
 from dltk.layers import _recurrent_run as run
+from dltk.layers.gru import GRU_SIGNALS, gru_step
 
-from .recurrent_reference import gru_reference, lstm_reference
+from .recurrent_reference import _run, gru_reference, lstm_reference
 from .test_lstm_kernel import needs_kernel
 
 TOL = {"atol": 1e-12, "rtol": 1e-10}
@@ -209,11 +210,11 @@ def test_gru_plain_run_equals_step_function(mode, lengths, acts, states, out_mod
         torch.testing.assert_close(a, b, **TOL)
 
 
-@pytest.mark.parametrize("path", ["compiled", "reconstruct", "reconstruct-grad"])
+@pytest.mark.parametrize("path", ["compiled", "compiled-grad", "reconstruct", "reconstruct-grad"])
 @pytest.mark.parametrize("lengths", [None, LENGTHS], ids=["full", "lengths"])
 @pytest.mark.parametrize("mode", MODES)
 def test_gru_recording_paths_equal_step_function(monkeypatch, mode, lengths, path):
-    if path == "compiled" and not K.usable(torch.zeros(1)):
+    if path.startswith("compiled") and not K.usable(torch.zeros(1)):
         pytest.skip("no compiled loop here")
     torch.manual_seed(4)
     layer = gru_layer(mode, True)
@@ -337,3 +338,33 @@ def test_compiled_loop_saturated_units_stay_finite_float32(monkeypatch, kind):
     out, sigs = record(layer, x, None, "compiled", monkeypatch)
     assert all(torch.isfinite(v).all() for v in sigs.values())
     check(out, sigs, {k: v.float() for k, v in ref.items()}, layer, True, {"atol": 1e-5, "rtol": 1e-4})
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "backward"])
+@pytest.mark.parametrize("h", [H, 72], ids=["own-matvec", "blas"])  # B·2H·H > 65536: BLAS per step
+@pytest.mark.parametrize("mode", MODES)
+def test_gru_compiled_backward_equals_step_function_gradients(mode, h, reverse):
+    """The compiled GRU loop with autograd (C++ backward through time, both per-step product paths, both
+    directions, lengths) gives the gradients autograd takes through ``gru_step`` run over each sequence alone,
+    for a loss on every recorded signal and h_T."""
+    torch.manual_seed(8)
+    B, T, k = 8, 7, MODES.index(mode)
+    L = torch.tensor([7, 3, 5, 1, 7, 2, 6, 4])
+    f64 = {"dtype": torch.float64}
+    nb = 6 * h if k == 2 else 3 * h
+    x, h0, b = torch.randn(B, T, D, **f64), torch.randn(B, h, **f64), 0.5 * torch.randn(nb, **f64)
+    W, R = torch.randn(3 * h, D, **f64), torch.randn(3 * h, h, **f64) / h**0.5
+    leaves = [v.requires_grad_(True) for v in (x, W, R, b, h0)]
+    bx, bh = (b[: 3 * h], b[3 * h :]) if k == 2 else (b, None)
+    _, hT, sigs = K.gru_record(x, h0, W, R, bx, bh, k, L, [True] * 5, reverse=reverse)
+    weights = [torch.randn_like(v) for v in sigs]
+    loss = sum((v * w).sum() for v, w in zip(sigs, weights)) + hT.pow(2).sum()
+    grads = torch.autograd.grad(loss, leaves)
+
+    def step(x_t, hp, c):
+        return gru_step(x_t, hp, W, R, b, mode)
+
+    ref, hT_ref, _ = _run(step, GRU_SIGNALS, x, h0, None, L, reverse)
+    ref_loss = sum((ref[n] * w).sum() for n, w in zip(GRU_SIGNALS, weights)) + hT_ref.pow(2).sum()
+    for name, a, e in zip("x W R b h0".split(), grads, torch.autograd.grad(ref_loss, leaves)):
+        torch.testing.assert_close(a, e, **TOL, msg=lambda m, name=name: f"d{name}: {m}")

@@ -24,8 +24,11 @@ ResetGateModes.
 on): backward through time from the recorded gates, per step one
 (B, 4H)·(4H, H) product and one pass over the step's values, adding the
 gradients that reach the recorded signals themselves; then ∂W, ∂R, ∂b, ∂x
-from all steps at once. A GRU recording with autograd on rebuilds its
-signals from the fused kernel's output instead (:mod:`._recurrent_rebuild`).
+from all steps at once. ``gru_record_backward`` (through :class:`_GRURecord`)
+does the same for the GRU in every ResetGateMode: per step one pass and one
+(B, 3H)·(3H, H) product (before-multiplication: first a_n R_h for the chain
+through r ⊙ h_{t−1}, then (B, 2H)·(2H, H)); the forward keeps, after
+multiplication, the candidate's recurrent part ``h_{t−1} R_hᵀ (+ b_Rh)`` for it.
 
 Nothing is computed twice; no separate activation or scan passes over big
 buffers. With ``lengths`` each sequence runs over its own steps (an LSTM's
@@ -268,7 +271,8 @@ std::vector<Tensor> lstm_record(const Tensor& x_, const Tensor& WR, const Tensor
 // One GRU direction. P = x W^T + b_W (B, T, 3H) contiguous; Rt = R^T (H, 3H); bR (3H) or null;
 // hw (B, H): h_0 in, h_T out. mode 0 after-multiplication, 1 before-multiplication, 2 recurrent-bias-after.
 // reverse: the backward direction, each sequence from its own last step (as the LSTM's run).
-// out[0..3]: r, z, n, h (h batch-major (B, T, H), the others time-major (T, B, H)) or null; pre (T, B, 3H) or null.
+// out[0..4]: r, z, n, h, hn (h batch-major (B, T, H), the others time-major (T, B, H)) or null; pre (T, B, 3H) or
+// null. hn (modes 0/2 only, for the backward): the candidate's recurrent part h_{t-1} R_h^T (+ b_Rh).
 template <typename T>
 void run_gru(const Tensor& P, const Tensor& Rt_, const T* bR, Tensor& hw, const int64_t* len, int mode,
              bool reverse, T* const* out, T* pre) {
@@ -324,14 +328,14 @@ void run_gru(const Tensor& P, const Tensor& Rt_, const T* bR, Tensor& hw, const 
         const int64_t t = s >= L ? s : (reverse ? L - 1 - s : s), qt = t * B + b, qb = b * Tn + t;
         if (s >= L) {  // padded step of a finished sequence: zeros, state kept
           zero(pre ? pre + qt * G : nullptr, G);
-          for (int k = 0; k < 4; ++k) zero(out[k] ? out[k] + (k == 3 ? qb : qt) * H : nullptr, H);
+          for (int k = 0; k < 5; ++k) zero(out[k] ? out[k] + (k == 3 ? qb : qt) * H : nullptr, H);
           continue;
         }
         const T *px = Pp + qb * G, *g = GH + b * Gh;
         T* hb = HW + b * H;
         T* pr = pre ? pre + qt * G : nullptr;
-        T* o[4];
-        for (int k = 0; k < 4; ++k) o[k] = out[k] ? out[k] + (k == 3 ? qb : qt) * H : nullptr;
+        T* o[5];
+        for (int k = 0; k < 5; ++k) o[k] = out[k] ? out[k] + (k == 3 ? qb : qt) * H : nullptr;
         for (int64_t j = 0; j < H; j += V) {
           const int64_t n = std::min(V, H - j);
           Vec<T> r, z, pn;
@@ -354,6 +358,7 @@ void run_gru(const Tensor& P, const Tensor& Rt_, const T* bR, Tensor& hw, const 
             }
             put(pr ? pr + j : nullptr, ar, n);
             put(pr ? pr + H + j : nullptr, az, n);
+            put(o[4] ? o[4] + j : nullptr, hn, n);
             r = Act<T>::sig(ar);
             z = Act<T>::sig(az);
             pn = Vec<T>::loadu(px + 2 * H + j, n) + r * hn;
@@ -373,8 +378,9 @@ void run_gru(const Tensor& P, const Tensor& Rt_, const T* bR, Tensor& hw, const 
 }
 
 // x (B, T, D); W (3H, D); R (3H, H); bias (3H,) or (6H,) = [b_W; b_R] (mode 2); h0 (B, H); lengths (B,) or None.
-// Bit k of want: signal k of [r, z, n, h, pre] (empty tensor when unset; h always).
-// Returns those five, each (B, T, .): h contiguous, the others views of (T, B, .) storage; then h_T (B, H).
+// Bit k of want: signal k of [r, z, n, h, pre] (empty tensor when unset; h always); bit 5: hn (modes 0/2, for
+// the backward). Returns those five, each (B, T, .): h contiguous, the others views of (T, B, .) storage; then
+// h_T (B, H); then hn (B, T, H) (view of (T, B, H) storage; empty unless wanted).
 std::vector<Tensor> gru_record(const Tensor& x_, const Tensor& W, const Tensor& R, const Tensor& bias_,
                                const Tensor& h0, const c10::optional<Tensor>& lengths, int64_t mode, bool reverse,
                                int64_t want) {
@@ -392,22 +398,26 @@ std::vector<Tensor> gru_record(const Tensor& x_, const Tensor& W, const Tensor& 
   Tensor len;
   if (lengths.has_value()) len = lengths->to(at::kLong).contiguous();
   want |= 8;  // h is the output: always
+  if (mode == 1) want &= ~int64_t(32);  // no hn before multiplication
   std::vector<Tensor> res;
-  for (int k = 0; k < 5; ++k) {
-    const int64_t n = (want >> k & 1) ? B : 0, w = k < 4 ? H : G;
+  for (int k = 0; k < 6; ++k) {
+    const int64_t n = (want >> k & 1) ? B : 0, w = k == 4 ? G : H;
     res.push_back(k == 3 ? at::empty({n, Tn, w}, x.options()) : at::empty({Tn, n, w}, x.options()));
   }
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gru_record", [&] {
-    scalar_t* out[4];
-    for (int k = 0; k < 4; ++k) out[k] = (want >> k & 1) ? res[k].data_ptr<scalar_t>() : nullptr;
+    scalar_t* out[5];
+    for (int k = 0; k < 5; ++k) {
+      const int bit = k < 4 ? k : 5;
+      out[k] = (want >> bit & 1) ? res[k == 4 ? 5 : k].data_ptr<scalar_t>() : nullptr;
+    }
     scalar_t* pre = (want >> 4 & 1) ? res[4].data_ptr<scalar_t>() : nullptr;
     const scalar_t* bR = mode == 2 ? bias.data_ptr<scalar_t>() + G : nullptr;
     run_gru<scalar_t>(P, R.t(), bR, hw, len.defined() ? len.data_ptr<int64_t>() : nullptr, (int)mode, reverse, out,
                       pre);
   });
-  for (int k = 0; k < 5; ++k)
+  for (int k = 0; k < 6; ++k)
     if (k != 3) res[k] = res[k].transpose(0, 1);
-  res.push_back(hw);
+  res.insert(res.begin() + 5, hw);
   return res;
 }
 
@@ -491,6 +501,171 @@ std::vector<Tensor> lstm_record_backward(const Tensor& x_, const Tensor& W, cons
   Tensor db = dz2.sum(0);
   return {dx, dW, dR, db, dh, dc};
 }
+
+// ------------------------------------------------------------------------------------- GRU backward
+template <typename T>
+inline Vec<T> ld(const T* p, int64_t n) {  // a vector from p, or zeros where there is no p (no gradient there)
+  return p ? Vec<T>::loadu(p, n) : Vec<T>(T(0));
+}
+
+// Gradients of one recorded GRU direction (sigmoid/tanh, ResetGateMode `mode` as in run_gru) through time.
+// Per step t (h_p = h_{t-1}, g_* the gradients reaching the recorded signals):
+//   dh = dL/dh_t; dn = dh (1 - z) + g_n; dz = dh (h_p - n) + g_z; a_n = dn (1 - n^2) + g_pre_n;
+//   a_z = dz z (1 - z) + g_pre_z; a_r = dr r (1 - r) + g_pre_r, where
+//   dr = a_n hn (modes 0/2: hn = h_p R_h^T + b_Rh) or dr = (a_n R_h) ⊙ h_p (mode 1);
+//   dh_p = dh z + [a_r, a_z, a_n ⊙ r] R (modes 0/2) or dh z + (a_n R_h) ⊙ r + [a_r, a_z] R_rz (mode 1).
+// The input side [a_r, a_z, a_n] gives dx, dW, db_W for all steps at once; dR the recurrent side:
+// [a_r, a_z, a_n ⊙ r]^T h_p (modes 0/2), [a_r, a_z]^T h_p and a_n^T (r ⊙ h_p) (mode 1);
+// db_R (mode 2) = the column sums of [a_r, a_z, a_n ⊙ r].
+// sig: r, z, n (B, T, H) any strides, h (B, T, H), hn (B, T, H) (modes 0/2; empty in mode 1);
+// grads: r, z, n, h (B, T, H), pre (B, T, 3H) (an empty tensor where none), dh_T (B, H) (or empty).
+// Returns dx (B, T, D), dW (3H, D), dR (3H, H), db (3H, or 6H = [db_W; db_R] in mode 2), dh0 (B, H).
+std::vector<Tensor> gru_record_backward(const Tensor& x_, const Tensor& W, const Tensor& R_,
+                                        const std::vector<Tensor>& sig, const Tensor& h0_,
+                                        const c10::optional<Tensor>& lengths, int64_t mode, bool reverse,
+                                        const std::vector<Tensor>& grads) {
+  TORCH_CHECK(sig.size() == 5 && grads.size() == 6, "gru_record_backward: 5 signals and 6 gradients");
+  TORCH_CHECK(mode >= 0 && mode <= 2, "gru_record_backward: mode");
+  const Tensor x = x_.contiguous(), R = R_.contiguous();
+  const int64_t B = x.size(0), Tn = x.size(1), D = x.size(2), H = R.size(1), G = 3 * H;
+  const bool before = mode == 1;
+  const int64_t Gh = before ? 2 * H : G;  // columns of the per-step recurrent gradient [a_r, a_z(, a_n ⊙ r)]
+  TORCH_CHECK(before || sig[4].numel() == B * Tn * H, "gru_record_backward: hn needed in modes 0 and 2");
+  auto tm = [&](const Tensor& v) { return v.transpose(0, 1).contiguous(); };  // (T, B, n) time-major
+  std::vector<Tensor> S;
+  for (int k = 0; k < 3; ++k) S.push_back(tm(sig[k]));
+  const Tensor HN = before ? Tensor() : tm(sig[4]);
+  const Tensor Hs = sig[3].contiguous(), h0 = h0_.contiguous();
+  std::vector<Tensor> Gs;
+  for (int k = 0; k < 5; ++k)  // h's gradient stays batch-major (as h), the others time-major
+    Gs.push_back(grads[k].numel() ? (k == 3 ? grads[k].contiguous() : tm(grads[k])) : grads[k]);
+  Tensor dd = grads[5].numel() ? grads[5].contiguous().clone() : at::zeros({B, H}, x.options());
+  Tensor m = at::zeros({B, H}, x.options()), zs = at::zeros({B, Gh}, x.options());
+  Tensor nb, rhd;  // before multiplication: a_n of the step and a_n R_h
+  if (before) {
+    nb = at::zeros({B, H}, x.options());
+    rhd = at::empty({B, H}, x.options());
+  }
+  // all steps, batch-major: the input-side gradient [a_r, a_z, a_n], h_{t-1}, and aux = a_n ⊙ r (modes 0/2) or
+  // r ⊙ h_{t-1} (mode 1); padded steps zero
+  Tensor DZ = at::empty({B, Tn, G}, x.options()), HP = at::empty({B, Tn, H}, x.options());
+  Tensor AUX = at::empty({B, Tn, H}, x.options());
+  Tensor len;
+  if (lengths.has_value()) len = lengths->to(at::kLong).contiguous();
+  const int64_t* Lp = len.defined() ? len.data_ptr<int64_t>() : nullptr;
+  const bool small = B * Gh * H <= 65536;
+  const Tensor Rrz = R.narrow(0, 0, Gh), Rn = R.narrow(0, 2 * H, H);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gru_record_backward", [&] {
+    using T = scalar_t;
+    const int64_t V = Vec<T>::size();
+    const T *Rg = S[0].data_ptr<T>(), *Zg = S[1].data_ptr<T>(), *Ng = S[2].data_ptr<T>();
+    const T *Hn = before ? nullptr : HN.data_ptr<T>(), *Hp = Hs.data_ptr<T>(), *H0 = h0.data_ptr<T>();
+    const T *Rp = R.data_ptr<T>();
+    const T* g[5];
+    for (int k = 0; k < 5; ++k) g[k] = Gs[k].numel() ? Gs[k].data_ptr<T>() : nullptr;
+    T *DD = dd.data_ptr<T>(), *M = m.data_ptr<T>(), *ZS = zs.data_ptr<T>();
+    T *NB = before ? nb.data_ptr<T>() : nullptr, *RHD = before ? rhd.data_ptr<T>() : nullptr;
+    T *dZ = DZ.data_ptr<T>(), *hP = HP.data_ptr<T>(), *aux = AUX.data_ptr<T>();
+    const int64_t grain = std::max<int64_t>(1, 8192 / H);
+    const Vec<T> one(T(1));
+    for (int64_t s = Tn - 1; s >= 0; --s) {
+      // pass 1: everything but the reset gate's gradient before multiplication (which needs a_n R_h first)
+      at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; ++b) {
+          const int64_t L = Lp ? Lp[b] : Tn;
+          T *ddb = DD + b * H, *mb = M + b * H, *zb = ZS + b * Gh;
+          if (s >= L) {  // padded step (the forward's time s): nothing flows, dL/dh_T waits in dd. The backward
+            // meets these before any of the sequence's own steps, so its row of m stays zero (zs, nb zero)
+            const int64_t qb = b * Tn + s;
+            std::fill(dZ + qb * G, dZ + (qb + 1) * G, T(0));
+            std::fill(hP + qb * H, hP + (qb + 1) * H, T(0));
+            std::fill(aux + qb * H, aux + (qb + 1) * H, T(0));
+            std::fill(zb, zb + Gh, T(0));
+            if (before) std::fill(NB + b * H, NB + (b + 1) * H, T(0));
+            continue;
+          }
+          const int64_t t = reverse ? L - 1 - s : s, tp = s == 0 ? -1 : (reverse ? L - s : s - 1);
+          const int64_t q = (t * B + b) * H, qb = b * Tn + t;
+          const T* hp = tp < 0 ? H0 + b * H : Hp + (b * Tn + tp) * H;
+          std::copy_n(hp, H, hP + qb * H);
+          const T *gr = g[0] ? g[0] + q : nullptr, *gz = g[1] ? g[1] + q : nullptr, *gn = g[2] ? g[2] + q : nullptr;
+          const T* gh = g[3] ? g[3] + qb * H : nullptr;
+          const T* gp = g[4] ? g[4] + (t * B + b) * G : nullptr;
+          T *dz = dZ + qb * G, *ax = aux + qb * H;
+          for (int64_t j = 0; j < H; j += V) {
+            const int64_t n = std::min(V, H - j);
+            const Vec<T> dh = Vec<T>::loadu(ddb + j, n) + Vec<T>::loadu(mb + j, n) + ld(gh ? gh + j : nullptr, n);
+            const Vec<T> r = Vec<T>::loadu(Rg + q + j, n), z = Vec<T>::loadu(Zg + q + j, n);
+            const Vec<T> c = Vec<T>::loadu(Ng + q + j, n), hv = Vec<T>::loadu(hp + j, n);
+            const Vec<T> dn = dh * (one - z) + ld(gn ? gn + j : nullptr, n);
+            const Vec<T> dzt = dh * (hv - c) + ld(gz ? gz + j : nullptr, n);
+            const Vec<T> an = dn * (one - c * c) + ld(gp ? gp + 2 * H + j : nullptr, n);
+            const Vec<T> az = dzt * z * (one - z) + ld(gp ? gp + H + j : nullptr, n);
+            (dh * z).store(ddb + j, n);
+            az.store(dz + H + j, n);
+            an.store(dz + 2 * H + j, n);
+            az.store(zb + H + j, n);
+            if (before) {
+              an.store(NB + b * H + j, n);
+              (r * hv).store(ax + j, n);
+            } else {
+              const Vec<T> dr = an * Vec<T>::loadu(Hn + q + j, n) + ld(gr ? gr + j : nullptr, n);
+              const Vec<T> ar = dr * r * (one - r) + ld(gp ? gp + j : nullptr, n);
+              const Vec<T> anr = an * r;
+              ar.store(dz + j, n);
+              ar.store(zb + j, n);
+              anr.store(zb + 2 * H + j, n);
+              anr.store(ax + j, n);
+            }
+          }
+        }
+      });
+      if (before) {  // a_n R_h (the gradient reaching r ⊙ h_{t-1}), then the reset gate's part
+        if (small)
+          small_mm<T>(RHD, NB, Rp + 2 * H * H, B, H, H);
+        else
+          at::mm_out(rhd, nb, Rn);
+        at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+          for (int64_t b = b0; b < b1; ++b) {
+            const int64_t L = Lp ? Lp[b] : Tn;
+            if (s >= L) continue;
+            const int64_t t = reverse ? L - 1 - s : s, q = (t * B + b) * H, qb = b * Tn + t;
+            const T *gr = g[0] ? g[0] + q : nullptr, *gp = g[4] ? g[4] + (t * B + b) * G : nullptr;
+            const T *hv = hP + qb * H, *drh = RHD + b * H;
+            T *ddb = DD + b * H, *zb = ZS + b * Gh, *dz = dZ + qb * G;
+            for (int64_t j = 0; j < H; j += V) {
+              const int64_t n = std::min(V, H - j);
+              const Vec<T> r = Vec<T>::loadu(Rg + q + j, n), d = Vec<T>::loadu(drh + j, n);
+              const Vec<T> dr = d * Vec<T>::loadu(hv + j, n) + ld(gr ? gr + j : nullptr, n);
+              const Vec<T> ar = dr * r * (one - r) + ld(gp ? gp + j : nullptr, n);
+              (Vec<T>::loadu(ddb + j, n) + d * r).store(ddb + j, n);
+              ar.store(zb + j, n);
+              ar.store(dz + j, n);
+            }
+          }
+        });
+      }
+      // the recurrent product's part of dL/dh_{t-1}; the next step adds dd
+      if (small)
+        small_mm<T>(M, ZS, Rp, B, Gh, H);
+      else
+        at::mm_out(m, zs, Rrz);
+    }
+  });
+  Tensor dh0 = dd + m;
+  const Tensor dz2 = DZ.view({B * Tn, G}), hp2 = HP.view({B * Tn, H}), ax2 = AUX.view({B * Tn, H});
+  Tensor dx = at::mm(dz2, W).view({B, Tn, D});
+  Tensor dW = at::mm(dz2.t(), x.view({B * Tn, D}));
+  Tensor dR = at::empty({G, H}, x.options()), dRrz = dR.narrow(0, 0, 2 * H), dRn = dR.narrow(0, 2 * H, H);
+  at::mm_out(dRrz, dz2.narrow(1, 0, 2 * H).t(), hp2);
+  if (before)
+    at::mm_out(dRn, dz2.narrow(1, 2 * H, H).t(), ax2);
+  else
+    at::mm_out(dRn, ax2.t(), hp2);
+  Tensor db = dz2.sum(0);
+  if (mode == 2) db = at::cat({db, db.narrow(0, 0, 2 * H), ax2.sum(0)});
+  return {dx, dW, dR, db, dh0};
+}
 }  // namespace
 
 TORCH_LIBRARY(NAMESPACE, m) {
@@ -500,6 +675,8 @@ TORCH_LIBRARY(NAMESPACE, m) {
         "int want) -> Tensor[]", &gru_record);
   m.def("lstm_record_backward(Tensor x, Tensor W, Tensor R, Tensor[] sig, Tensor h0, Tensor c0, Tensor? lengths, "
         "bool reverse, Tensor[] grads) -> Tensor[]", &lstm_record_backward);
+  m.def("gru_record_backward(Tensor x, Tensor W, Tensor R, Tensor[] sig, Tensor h0, Tensor? lengths, int mode, "
+        "bool reverse, Tensor[] grads) -> Tensor[]", &gru_record_backward);
 }
 """
 
@@ -518,7 +695,7 @@ _FLAGS = {
     ],
 }
 _state: dict[str, Any] = {"op": None, "tried": False, "reason": "not tried yet"}
-_OPS = ("lstm_record", "gru_record", "lstm_record_backward")
+_OPS = ("lstm_record", "gru_record", "lstm_record_backward", "gru_record_backward")
 
 
 def _build() -> Any:
@@ -674,5 +851,40 @@ def gru_record(
     bits = _bits(want)
     L = None if lengths is None else lengths.to(torch.long)
     b = bx if bh is None else torch.cat([bx, bh])
-    res = op().gru_record(x, W, R, b, h0, L, mode, reverse, bits)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (x, W, R, b, h0)):
+        res = _GRURecord.apply(x, W, R, b, h0, L, mode, reverse, bool(bits >> 4 & 1))
+    else:
+        res = op().gru_record(x, W, R, b, h0, L, mode, reverse, bits)
     return res[3], res[5], [res[k] if bits >> k & 1 else None for k in range(5)]
+
+
+class _GRURecord(torch.autograd.Function):
+    """The compiled GRU recording loop with autograd: backward through time in C++ from the recorded signals.
+
+    Forward: the loop of :func:`gru_record` keeping r, z, h~, h (what the
+    backward needs; the pre-activations only when wanted) and, after
+    multiplication (modes 0 and 2), the candidate's recurrent part
+    ``h_{t−1} R_hᵀ (+ b_Rh)``. Backward: per step one pass over the step's
+    values and one (B, 3H)·(3H, H) product for ∂loss/∂h_{t−1} (before
+    multiplication two: the chain through r ⊙ h_{t−1} first), adding the
+    gradients that reach the recorded signals themselves; then ∂W, ∂R, ∂b, ∂x
+    from all steps at once. Outputs: r, z, h~, h, pre (empty unless
+    ``want_pre``), h_T.
+    """
+
+    @staticmethod
+    def forward(ctx, x, W, R, b, h0, lengths, mode, reverse, want_pre):  # noqa: ANN001, ANN205
+        bits = 0b1111 | (16 if want_pre else 0) | (32 if mode != 1 else 0)
+        res = op().gru_record(x, W, R, b, h0, lengths, mode, reverse, bits)
+        ctx.save_for_backward(x, W, R, h0, *res[:4], res[6])
+        ctx.lengths, ctx.mode, ctx.reverse = lengths, mode, reverse
+        ctx.set_materialize_grads(False)  # unused outputs: no gradient, no zeros to add
+        return tuple(res[:6])
+
+    @staticmethod
+    def backward(ctx, *grads):  # noqa: ANN001, ANN205
+        x, W, R, h0, *sig = ctx.saved_tensors
+        empty = x.new_empty(0)
+        g = [empty if v is None or v.numel() == 0 else v for v in grads]
+        dx, dW, dR, db, dh0 = op().gru_record_backward(x, W, R, sig, h0, ctx.lengths, ctx.mode, ctx.reverse, g)
+        return dx, dW, dR, db, dh0, None, None, None, None

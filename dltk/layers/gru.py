@@ -135,9 +135,11 @@ class GRU(RecurrentLayer):
     recurrent-bias-after-multiplication (``bias_hh = b_R``) run the fused
     ``torch.gru`` kernel, whose gate order r, z, n is MATLAB's; before-multiplication
     and softsign/hard-sigmoid run a plain step loop. A tanh/sigmoid recording
-    with autograd off runs the compiled loop of :mod:`dltk.layers._lstm_kernel`
-    (every ResetGateMode); otherwise the signals are rebuilt from the hidden
-    states in one batched pass.
+    runs the compiled loop of :mod:`dltk.layers._lstm_kernel` (every
+    ResetGateMode; with autograd on, its own C++ backward through time takes
+    the gradients, those reaching the recorded signals included); where it
+    cannot be built, and for the other activations, the signals are rebuilt
+    from the hidden states in one batched pass.
     """
 
     signals = GRU_SIGNALS
@@ -211,9 +213,12 @@ class GRU(RecurrentLayer):
         return out, h[None]
 
     def _record_by_steps(self, x: Tensor) -> bool:
-        """Record with the compiled loop: sigmoid/tanh, autograd off, gates wanted, the loop available."""
+        """Record with the compiled loop: sigmoid/tanh, gates wanted, the loop available.
+
+        With autograd on too: the loop has its own C++ backward through time.
+        """
         gates = any(self._wants(s) for s in self.signals if s != "hidden_state")
-        return gates and self._sigmoid_tanh and not self._grad_needed(x) and run.compiled_ok(x)
+        return gates and self._sigmoid_tanh and run.compiled_ok(x)
 
     def _record_steps(self, x: Tensor, h0: Tensor, L: Tensor | None) -> tuple[Tensor, Tensor]:
         self._reserve_signals(x.shape[0], x.shape[1], x.element_size())
