@@ -16,8 +16,8 @@ batched pass: with :math:`h_{t-1}` taken from the kernel's outputs,
 ``module(x)``; the rebuilt gates reproduce :math:`c_t` and :math:`h_t` to float
 rounding (tested in float64).
 
-With autograd off, an ``nn.LSTM`` without projection and an ``nn.GRU`` instead
-run dltk's compiled recording loops (:mod:`dltk.layers.recurrent_ops`
+An ``nn.LSTM`` without projection and an ``nn.GRU`` instead run dltk's compiled
+recording loops (with autograd on, through their compiled backward) (:mod:`dltk.layers.recurrent_ops`
 ``compiled_lstm``, where they could be built): the same equations, every signal
 written as the step is computed, nothing computed twice; outputs equal
 ``module(x)`` to float rounding (~1e-6 relative in float32).
@@ -260,13 +260,10 @@ class RecurrentModule(Recogniser):
             if sorted_idx is not None:
                 h0, c0 = h0.index_select(1, sorted_idx), (c0.index_select(1, sorted_idx) if lstm else None)
         nw = len(m._flat_weights) // (L * dirs)
-        grad = torch.is_grad_enabled() and (
-            like.requires_grad or any(w.requires_grad for w in m._flat_weights) or h0.requires_grad
-        )
-        # the compiled recording loops: LSTM without projection (autograd on too: a compiled backward
-        # through time), GRU with autograd off (PyTorch's GRU is MATLAB's recurrent-bias-after-multiplication
-        # mode; without biases plain after-multiplication)
-        compiled = (lstm and P == H or mode == "GRU" and not grad) and _lstm_kernel.usable(like)
+        # the compiled recording loops (autograd on too: a compiled backward through time): LSTM without
+        # projection, GRU (PyTorch's GRU is MATLAB's recurrent-bias-after-multiplication mode; without biases
+        # plain after-multiplication)
+        compiled = (lstm and P == H or mode == "GRU") and _lstm_kernel.usable(like)
 
         def to_bm(t: Tensor) -> Tensor:  # time-major / packed data -> padded (B, T, ·)
             if packed:
