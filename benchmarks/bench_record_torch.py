@@ -1,6 +1,7 @@
 """Recording a student's own PyTorch model: ``dltk.record(model, x)`` vs the plain ``model(x)``.
 
-Side by side in one run (interleaved, median of repeats after warm-up, no grad):
+Side by side in one run (interleaved, median of repeats after warm-up; no grad, and for the
+recurrent models also with autograd on, what a student gets without ``torch.no_grad()``):
 
 * recurrent: a model ``nn.LSTM``/``nn.GRU`` (batch_first, 1 or 3 layers, one
   or two directions) + ``nn.Linear`` on the last step, over the grid
@@ -90,7 +91,10 @@ def recurrent_rows(repeats: int, budget_s: float) -> list[dict]:
             model = Student(kind, D, H, depth, bi).eval()
             x = torch.randn(B, T, D)
             fns = {"plain": lambda m=model, x=x: m(x), "record": lambda m=model, x=x: dltk.record(m, x)}
-            t = _time(fns, repeats, budget_s)
+            with torch.no_grad():
+                t = _time(fns, repeats, budget_s)
+            with torch.enable_grad():  # what a student gets without torch.no_grad(): the graph is built
+                g = _time(fns, repeats, budget_s)
             rows.append(
                 {
                     "kind": ("Bi" if bi else "") + kind,
@@ -99,12 +103,14 @@ def recurrent_rows(repeats: int, budget_s: float) -> list[dict]:
                     "plain_ms": 1e3 * t["plain"],
                     "ratio": t["record"] / t["plain"],
                     "ratio_cpu": t["record_cpu"] / t["plain_cpu"],
+                    "grad": g["record"] / g["plain"],
+                    "grad_cpu": g["record_cpu"] / g["plain_cpu"],
                 }
             )
             r = rows[-1]
             print(
                 f"  {r['kind']:7s} layers {depth} {str((B, T, D, H)):22s} plain {r['plain_ms']:8.2f} ms  "
-                f"record {r['ratio']:.2f} / {r['ratio_cpu']:.2f}",
+                f"record {r['ratio']:.2f} / {r['ratio_cpu']:.2f}  autograd on {r['grad']:.2f} / {r['grad_cpu']:.2f}",
                 flush=True,
             )
     return rows
@@ -146,15 +152,21 @@ def markdown(rows: list[dict], cnn: dict, array: dict | None = None) -> str:
     clock = "thread" if torch.get_num_threads() == 1 else "process"
     lines = [
         f"dltk.record of a plain PyTorch model vs model(x), CPU, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} thread(s), no grad; ratios wall / {clock} CPU time.",
+        f"{torch.get_num_threads()} thread(s); ratios wall / {clock} CPU time.",
         "",
-        "| module | layers | (B, T, D, H) | model(x) ms | record / plain |",
-        "|---|---|---|---|---|",
+        "| module | layers | (B, T, D, H) | model(x) ms | record / plain, no grad | record / plain, autograd on |",
+        "|---|---|---|---|---|---|",
     ]
     for r in rows:
         ratio = f"{r['ratio']:.2f} / {r['ratio_cpu']:.2f}"
-        lines.append(f"| {r['kind']} | {r['depth']} | {r['shape']} | {r['plain_ms']:.2f} | {ratio} |")
-    for k, name in (("ratio", "wall"), ("ratio_cpu", "CPU")):
+        grad = f"{r['grad']:.2f} / {r['grad_cpu']:.2f}"
+        lines.append(f"| {r['kind']} | {r['depth']} | {r['shape']} | {r['plain_ms']:.2f} | {ratio} | {grad} |")
+    for k, name in (
+        ("ratio", "no grad, wall"),
+        ("ratio_cpu", "no grad, CPU"),
+        ("grad", "autograd on, wall"),
+        ("grad_cpu", "autograd on, CPU"),
+    ):
         v = [r[k] for r in rows]
         lines.append(
             f"\nrecurrent, {name}: median {statistics.median(v):.2f}, worst {max(v):.2f} "
@@ -186,8 +198,8 @@ def main(argv: list[str] | None = None) -> tuple[list[dict], dict]:
     torch.manual_seed(0)
     quick = "--quick" in argv
     repeats, budget = (5, 1.0) if quick else (15, 4.0)
+    rows = recurrent_rows(repeats, budget)
     with torch.no_grad():
-        rows = recurrent_rows(repeats, budget)
         cnn = cnn_row(repeats * 2, budget)
         array = layer_array_row(repeats * 2, budget)
     print(markdown(rows, cnn, array))
