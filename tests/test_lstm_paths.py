@@ -187,12 +187,19 @@ def gru_layer(
     ).double()
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled-loop", "python-loop"])
 @pytest.mark.parametrize("out_mode", ["sequence", "last"])
 @pytest.mark.parametrize("states", [False, True], ids=["no-state-out", "state-out"])
 @pytest.mark.parametrize("acts", [("sigmoid", "tanh"), ("hard-sigmoid", "softsign")], ids=["sigmoid", "other"])
 @pytest.mark.parametrize("lengths", [None, LENGTHS], ids=["full", "lengths"])
 @pytest.mark.parametrize("mode", MODES)
-def test_gru_plain_run_equals_step_function(mode, lengths, acts, states, out_mode):
+def test_gru_plain_run_equals_step_function(monkeypatch, mode, lengths, acts, states, out_mode, compiled):
+    """The plain run: the fused kernel; before-multiplication (no PyTorch kernel) by the compiled loop
+    with its C++ backward where it is built, else by the Python step loop — both held to the reference."""
+    if compiled and not K.usable(torch.zeros(1)):
+        pytest.skip("no compiled loop here")
+    if not compiled:
+        monkeypatch.setattr(run, "compiled_ok", lambda x: False)
     torch.manual_seed(3)
     layer = gru_layer(mode, states, acts, out_mode)
     x = padded_input(lengths)

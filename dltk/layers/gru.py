@@ -134,7 +134,8 @@ class GRU(RecurrentLayer):
     Speed: tanh/sigmoid with after-multiplication (``bias_hh = 0``) or
     recurrent-bias-after-multiplication (``bias_hh = b_R``) run the fused
     ``torch.gru`` kernel, whose gate order r, z, n is MATLAB's; before-multiplication
-    and softsign/hard-sigmoid run a plain step loop. A tanh/sigmoid recording
+    (no PyTorch kernel) runs the compiled loop below where it is built, and a plain
+    step loop otherwise, as softsign/hard-sigmoid always do. A tanh/sigmoid recording
     runs the compiled loop of :mod:`dltk.layers._lstm_kernel` (every
     ResetGateMode; with autograd on, its own C++ backward through time takes
     the gradients, those reaching the recorded signals included); where it
@@ -207,6 +208,10 @@ class GRU(RecurrentLayer):
                 "gru", x, h0, params, False, L, self.training, final_states=self.has_state_outputs, last_only=last
             )
             return out, hT
+        if self._sigmoid_tanh and run.compiled_ok(x):  # before-multiplication: the compiled loop, h only
+            mode = RESET_GATE_MODES.index(self.reset_gate_mode)
+            out, hT, _ = run.gru_record_compiled(x, h0[0], W, Rw, bx, bh, mode, L, (False,) * 5)
+            return out, hT[None]
         gate = run.GATE_FUNCTIONS[self.gate_activation_function]
         state = run.STATE_FUNCTIONS[self.state_activation_function]
         out, h = run.gru_loop(x, h0[0], W, Rw, bx, bh, self.reset_gate_mode, L, gate, state)
