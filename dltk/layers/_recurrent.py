@@ -25,7 +25,7 @@ from ..options import choice, flag, number, positive_int
 from . import initializers as init
 from ._recurrent_rebuild import linear_scan
 from ._recurrent_run import GATE_FUNCTIONS, STATE_FUNCTIONS
-from ._sequence_masks import last_step, padded_steps, reverse_within, shift_prev, zero_padding
+from ._sequence_masks import last_step, reverse_within, shift_prev, zero_padding
 from .base import Layer, matlab_property
 
 Tensor = torch.Tensor
@@ -387,7 +387,7 @@ class RecurrentLayer(Layer):
             self._materialize(int(x.shape[-1]), x.dtype, x.device)
         L = self._check_lengths(lengths, x)
         if L is not None:
-            x = x.masked_fill(padded_steps(L, x.shape[1], x.device)[..., None], 0.0)
+            x = zero_padding(x, L)
         h0 = self._initial_state(states[0] if states else None, self.hidden_state, "hidden", x)
         c0 = None
         if self._has_cell:

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from . import _lstm_kernel
-from ._sequence_masks import last_step, mask_at, reversal_index, reverse_within, zero_padding
+from ._sequence_masks import last_step, mask_at, reversal_rows, reverse_within, zero_padding
 
 Tensor = torch.Tensor
 
@@ -110,15 +110,15 @@ def _run_unpacked(
         hT = last[None] if final_states else None
         return y, ((hT, None) if kind == "lstm" else (hT,))
     pick = (lambda k: tuple(h[k : k + 1] for h in hx)) if kind == "lstm" else (lambda k: hx[k : k + 1])
-    idx = reversal_index(lengths, x.shape[1], x.device)
+    rows = reversal_rows(lengths, x.shape[1], x.device)
     out_f, _ = _fused_call(kind, x, pick(0), params[:4], False, train)
-    out_r, _ = _fused_call(kind, reverse_within(x, lengths, idx), pick(1), params[4:], False, train)
+    out_r, _ = _fused_call(kind, reverse_within(x, lengths, rows=rows), pick(1), params[4:], False, train)
     last_f = last_step(out_f, lengths)
     hT = torch.stack([last_f, last_step(out_r, lengths)]) if final_states else None
     if last_only:
         y = torch.cat([last_f, out_r[:, 0]], 1)
     else:
-        y = zero_padding(torch.cat([out_f, reverse_within(out_r, lengths, idx)], -1), lengths)
+        y = zero_padding(torch.cat([out_f, reverse_within(out_r, lengths, rows=rows)], -1), lengths)
     return y, ((hT, None) if kind == "lstm" else (hT,))
 
 

@@ -11,7 +11,16 @@ import torch
 
 Tensor = torch.Tensor
 
-__all__ = ["reverse_within", "last_step", "zero_padding", "shift_prev", "mask_at", "padded_steps", "reversal_index"]
+__all__ = [
+    "reverse_within",
+    "last_step",
+    "zero_padding",
+    "shift_prev",
+    "mask_at",
+    "padded_steps",
+    "reversal_index",
+    "reversal_rows",
+]
 
 
 def reversal_index(lengths: Tensor, T: int, device: torch.device | str | None = None) -> Tensor:
@@ -21,23 +30,38 @@ def reversal_index(lengths: Tensor, T: int, device: torch.device | str | None = 
     return torch.where(t < L, L - 1 - t, t)
 
 
-def reverse_within(x: Tensor, lengths: Tensor | None, index: Tensor | None = None) -> Tensor:
+def reversal_rows(lengths: Tensor, T: int, device: torch.device | str | None = None) -> Tensor:
+    """(B·T,) int64: :func:`reversal_index` as rows of the flattened (B·T, …) batch."""
+    idx = reversal_index(lengths, T, device)
+    return (idx + torch.arange(0, idx.shape[0] * T, T, device=device)[:, None]).view(-1)
+
+
+def reverse_within(
+    x: Tensor, lengths: Tensor | None, index: Tensor | None = None, *, rows: Tensor | None = None
+) -> Tensor:
     """Reverse each right-padded sequence of (B, T, …) within its own length (padding stays right).
 
-    ``index``: :func:`reversal_index` of these lengths, when already computed.
+    ``index``: :func:`reversal_index` of these lengths, or ``rows``: :func:`reversal_rows`, when
+    already computed (a bidirectional run reverses its input and its output with the same rows).
     """
     if lengths is None:
         return x.flip(1)
-    idx = reversal_index(lengths, x.shape[1], x.device) if index is None else index
-    return x.gather(1, idx.view(*idx.shape, *([1] * (x.ndim - 2))).expand_as(x))
+    B, T = x.shape[:2]
+    if rows is None:
+        idx = reversal_index(lengths, T, x.device) if index is None else index
+        rows = (idx + torch.arange(0, B * T, T, device=x.device)[:, None]).view(-1)
+    # whole rows of the flattened (B·T, …) batch: a row copy (and a row add in the backward pass) is
+    # ~10x faster on CPU than gather's element-wise index, which was most of what length-aware runs added
+    return x.reshape(B * T, *x.shape[2:]).index_select(0, rows).view(x.shape)
 
 
 def last_step(y: Tensor, lengths: Tensor | None) -> Tensor:
     """(B, T, C) -> (B, C): each sequence's own last real step."""
     if lengths is None:
         return y[:, -1]
-    idx = (lengths.to(y.device) - 1).view(-1, 1, 1).expand(-1, 1, y.shape[2])
-    return y.gather(1, idx).squeeze(1)
+    B, T = y.shape[:2]
+    rows = torch.arange(0, B * T, T, device=y.device) + (lengths.to(y.device) - 1)
+    return y.reshape(B * T, *y.shape[2:]).index_select(0, rows)
 
 
 def padded_steps(lengths: Tensor, T: int, device: torch.device | str | None = None) -> Tensor:
@@ -49,8 +73,12 @@ def zero_padding(y: Tensor, lengths: Tensor | None) -> Tensor:
     """Zero the padded steps of (B, T, …) (whatever they held: NaN too)."""
     if lengths is None:
         return y
-    pad = padded_steps(lengths, y.shape[1], y.device)
-    return y.masked_fill(pad.view(*pad.shape, *([1] * (y.ndim - 2))), 0.0)
+    B, T = y.shape[:2]
+    rows = padded_steps(lengths, T, y.device).view(-1).nonzero().squeeze(1)  # padded rows of (B·T, …)
+    if not rows.numel():
+        return y
+    # whole rows filled (index_fill: ~3x faster on CPU than masked_fill's broadcast mask; NaN-safe, unlike ·0)
+    return y.reshape(B * T, *y.shape[2:]).index_fill(0, rows, 0.0).view(y.shape)
 
 
 def shift_prev(hs: Tensor, h0: Tensor) -> Tensor:
