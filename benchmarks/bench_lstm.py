@@ -22,7 +22,7 @@ worst ≤ 2.5; (e) ≤ 2; memory ≤ 1.2 × (recorded bytes + plain peak); lengt
 
 Ratios are medians over repeats of the calling thread's CPU time with one torch
 thread (exact on a loaded machine), of wall-clock time otherwise. ``DLTK_BENCH_THREADS``
-sets the torch threads (default 2). Options: ``python -m benchmarks.bench_lstm [--runs N] [--quick]
+sets the torch threads (default 2). Options: ``python -m benchmarks.bench_lstm [--runs N (default 5)] [--quick]
 [--families LSTM,GRU-after,...] [--sections grid,grad,memory,lengths]``.
 """
 
@@ -308,6 +308,33 @@ def markdown_grid(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def markdown_runs(runs: list[list[dict]]) -> str:
+    """One line per consecutive run: median / worst over every family and grid point."""
+    keys = (("plain", "(a) plain*"), ("record", "(b) full recording"), ("gates", "(c) gate/state"),
+            ("fallback", "(d) without compiler"))  # fmt: skip
+    lines = [
+        "Consecutive runs, median / worst over every family and grid point (* families with a fused "
+        "PyTorch counterpart):",
+        "",
+        "| run | " + " | ".join(name for _, name in keys) + " |",
+        "|---|" + "---|" * len(keys),
+    ]
+    for k, rows in enumerate(runs, 1):
+        cells = []
+        for key, _ in keys:
+            v = [r[key] for r in rows if key != "plain" or r["family"] != "GRU-before"]
+            cells.append(f"{statistics.median(v):.2f} / {max(v):.2f}")
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    met = all(
+        statistics.median(v) <= TARGETS[key][1] and max(v) <= TARGETS[key][2]
+        for rows in runs
+        for key in ("record", "gates", "fallback")
+        for v in [[r[key] for r in rows]]
+    )
+    lines.append(f"\n(b)–(d) targets met in every run: {'yes' if met else 'NO'}.")
+    return "\n".join(lines)
+
+
 def markdown_grad(rows: list[dict]) -> str:
     lines = ["| family | (B, T, D, H) | layers | (e) recording fwd+bwd / fused fwd+bwd |", "|---|---|---|---|"]
     for r in rows:
@@ -349,7 +376,7 @@ def markdown_lengths(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(prog="bench_lstm")
-    p.add_argument("--runs", type=int, default=1, help="repeat the grid this many times (each run reported)")
+    p.add_argument("--runs", type=int, default=5, help="repeat the grid this many times (each run reported)")
     p.add_argument("--quick", action="store_true", help="first grid point and depth 1 only")
     p.add_argument("--families", default=",".join(FAMILIES))
     p.add_argument("--sections", default="grid,grad,memory,lengths")
@@ -368,6 +395,8 @@ def main(argv: list[str] | None = None) -> dict:
             rows = measure_grid(families, grid, depths)
             print(f"\nrun {k + 1} of {a.runs}\n" + markdown_grid(rows), flush=True)
             out.setdefault("grid", []).append(rows)
+        if a.runs > 1:
+            print("\n" + markdown_runs(out["grid"]), flush=True)
     if "grad" in sections:
         out["grad"] = measure_grad(families, grid, (1,))
         print("\n" + markdown_grad(out["grad"]), flush=True)
