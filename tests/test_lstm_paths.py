@@ -209,7 +209,7 @@ def test_gru_plain_run_equals_step_function(mode, lengths, acts, states, out_mod
         torch.testing.assert_close(a, b, **TOL)
 
 
-@pytest.mark.parametrize("path", ["compiled", "reconstruct", "reconstruct-grad"])
+@pytest.mark.parametrize("path", ["compiled", "python", "reconstruct", "reconstruct-grad"])
 @pytest.mark.parametrize("lengths", [None, LENGTHS], ids=["full", "lengths"])
 @pytest.mark.parametrize("mode", MODES)
 def test_gru_recording_paths_equal_step_function(monkeypatch, mode, lengths, path):

@@ -38,7 +38,7 @@ def linear_scan(f: Tensor, u: Tensor, c0: Tensor, out: Tensor | None = None, rev
 
 
 def _chunk(T: int) -> int:
-    """Chunk length L for :func:`_scan_into`: fewest ops 2L + T//L + T%L (about √(2T) small ops in all... )."""
+    """Chunk length L for :func:`_scan_into`: the fewest small ops, 2L + T//L + T%L (L ≈ √(T/2))."""
     best, best_cost = T, T
     for L in range(2, math.isqrt(T) + 2):
         cost = 2 * L + T // L + T % L
@@ -47,42 +47,44 @@ def _chunk(T: int) -> int:
     return best
 
 
+def _steps(fs: Sequence[Tensor], us: Sequence[Tensor], outs: Sequence[Tensor], prev: Tensor) -> Tensor:
+    """outs[j] = fs[j] ⊙ prev + us[j], prev = outs[j], in order; returns the last."""
+    for fj, uj, oj in zip(fs, us, outs):
+        prev = torch.addcmul(uj, fj, prev, out=oj)
+    return prev
+
+
 def _scan_into(f: Tensor, u: Tensor, c0: Tensor, out: Tensor, reverse: bool) -> Tensor:
     """c_t = f_t ⊙ c_{t∓1} + u_t written into ``out`` (may be ``u`` itself); no autograd.
 
     Chunks of L steps: (1) scan every chunk from zero at once (L ops on (B, K, H)),
-    with the product of f over each chunk (one op); (2) carry the true chunk-start
-    states across the K chunks (K ops on (B, H)); (3) scan every chunk again from its
-    true start, writing the final values (L ops); the T − K·L steps left over go one by one.
+    keeping only the chunk ends, and the product of f over each chunk (one op);
+    (2) carry the true chunk-start states across the K chunks (K ops on (B, H));
+    (3) scan every chunk again from its true start, writing the final values (L ops);
+    the T − K·L steps left over go one by one. Every step view comes from one
+    ``unbind`` (no per-op indexing).
     """
     B, T, H = u.shape
     L = _chunk(T)
     K, rem = T // L, T % L
-    steps = range(T - 1, -1, -1) if reverse else range(T)
+    order = (lambda v: v[::-1]) if reverse else (lambda v: v)  # noqa: E731
     if K <= 1:
-        prev = c0
-        for t in steps:
-            prev = torch.addcmul(u[:, t], f[:, t], prev, out=out[:, t])
+        _steps(*(order(v.unbind(1)) for v in (f, u, out)), c0)
         return out
     main = slice(rem, T) if reverse else slice(0, K * L)
-    fc, uc, cc = (v[:, main].unflatten(1, (K, L)) for v in (f, u, out))
-    order = range(L - 1, -1, -1) if reverse else range(L)
-    kord = range(K - 1, -1, -1) if reverse else range(K)
-    s = uc[:, :, order[0]].clone()  # (1) local scans from zero: only their ends are kept
-    for j in order[1:]:
-        torch.addcmul(uc[:, :, j], fc[:, :, j], s, out=s)
-    prod = torch.prod(fc, 2)  # (B, K, H)
+    fm = f[:, main].unflatten(1, (K, L))  # (B, K, L, H)
+    fc, uc, cc = (order(v.unbind(2)) for v in (fm, u[:, main].unflatten(1, (K, L)), out[:, main].unflatten(1, (K, L))))
+    s = uc[0].clone()  # (1) local scans from zero, all chunks at once: only their ends are kept
+    for fj, uj in zip(fc[1:], uc[1:]):
+        torch.addcmul(uj, fj, s, out=s)
+    prod = torch.prod(fm, 2)  # (B, K, H)
     start = torch.empty_like(s)  # (2) each chunk's true start state
-    start[:, kord[0]] = c0
-    for a, b in zip(kord, kord[1:]):
-        torch.addcmul(s[:, a], prod[:, a], start[:, a], out=start[:, b])
-    prev = start  # (3) every chunk again, from its true start
-    for j in order:
-        prev = torch.addcmul(uc[:, :, j], fc[:, :, j], prev, out=cc[:, :, j])
-    tail = range(rem - 1, -1, -1) if reverse else range(K * L, T)
-    prev = out[:, rem] if reverse else out[:, K * L - 1]
-    for t in tail:
-        prev = torch.addcmul(u[:, t], f[:, t], prev, out=out[:, t])
+    S, P, C = (order(v.unbind(1)) for v in (s, prod, start))
+    C[0].copy_(c0)
+    _steps(P[:-1], S[:-1], C[1:], C[0])
+    last = _steps(fc, uc, cc, start)  # (3) every chunk again, from its true start
+    tail = slice(0, rem) if reverse else slice(K * L, T)
+    _steps(*(order(v[:, tail].unbind(1)) for v in (f, u, out)), last[:, 0 if reverse else -1])
     return out
 
 
