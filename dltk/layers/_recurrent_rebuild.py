@@ -12,6 +12,7 @@ and unwanted signals are None.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 
@@ -37,14 +38,17 @@ def linear_scan(f: Tensor, u: Tensor, c0: Tensor, out: Tensor | None = None, rev
     return _scan_into(f, u, c0, u.new_empty(u.shape) if out is None else out, reverse)
 
 
-def _chunk(T: int) -> int:
-    """Chunk length L for :func:`_scan_into`: the fewest small ops, 2L + T//L + T%L (L ≈ √(T/2))."""
-    best, best_cost = T, T
-    for L in range(2, math.isqrt(T) + 2):
-        cost = 2 * L + T // L + T % L
-        if cost < best_cost:
-            best, best_cost = L, cost
-    return best
+@functools.lru_cache(maxsize=256)
+def _chunk(T: int, BH: int) -> int:
+    """Chunk length L for :func:`_scan_into` over T steps of B·H values; L = T: one step at a time.
+
+    Chunks pay for long sequences of few values (each op costs a few µs however
+    small): L minimises the 2L + T//L + T%L small ops of one level (L ≈ √(T/2));
+    short sequences of many values (B·H ≥ 8192, T ≤ 64; measured) go step by step.
+    """
+    if T < 16 or (BH >= 8192 and T <= 64):
+        return T
+    return min(range(2, math.isqrt(T) + 2), key=lambda L: 2 * L + T // L + T % L)
 
 
 def _steps(fs: Sequence[Tensor], us: Sequence[Tensor], outs: Sequence[Tensor], prev: Tensor) -> Tensor:
@@ -59,13 +63,14 @@ def _scan_into(f: Tensor, u: Tensor, c0: Tensor, out: Tensor, reverse: bool) -> 
 
     Chunks of L steps: (1) scan every chunk from zero at once (L ops on (B, K, H)),
     keeping only the chunk ends, and the product of f over each chunk (one op);
-    (2) carry the true chunk-start states across the K chunks (K ops on (B, H));
+    (2) the true chunk ends follow from the same recursion over the K chunks (with
+    the chunk products as f), scanned the same way;
     (3) scan every chunk again from its true start, writing the final values (L ops);
     the T − K·L steps left over go one by one. Every step view comes from one
     ``unbind`` (no per-op indexing).
     """
     B, T, H = u.shape
-    L = _chunk(T)
+    L = _chunk(T, B * H)
     K, rem = T // L, T % L
     order = (lambda v: v[::-1]) if reverse else (lambda v: v)  # noqa: E731
     if K <= 1:
@@ -78,10 +83,11 @@ def _scan_into(f: Tensor, u: Tensor, c0: Tensor, out: Tensor, reverse: bool) -> 
     for fj, uj in zip(fc[1:], uc[1:]):
         torch.addcmul(uj, fj, s, out=s)
     prod = torch.prod(fm, 2)  # (B, K, H)
-    start = torch.empty_like(s)  # (2) each chunk's true start state
-    S, P, C = (order(v.unbind(1)) for v in (s, prod, start))
-    C[0].copy_(c0)
-    _steps(P[:-1], S[:-1], C[1:], C[0])
+    ends = _scan_into(prod, s, c0, s, reverse)  # (2) the true chunk ends: the same scan over the K chunks
+    start = torch.empty_like(s)  # each chunk's true start state: c0, then the previous chunk's end
+    first, rest, prev = (-1, slice(0, -1), slice(1, None)) if reverse else (0, slice(1, None), slice(0, -1))
+    start[:, first] = c0
+    start[:, rest] = ends[:, prev]
     last = _steps(fc, uc, cc, start)  # (3) every chunk again, from its true start
     tail = slice(0, rem) if reverse else slice(K * L, T)
     _steps(*(order(v[:, tail].unbind(1)) for v in (f, u, out)), last[:, 0 if reverse else -1])
