@@ -140,8 +140,10 @@ def _prev_states(x: Tensor, hs: Tensor, h0: Tensor, reverse: bool, lengths: Tens
         xh[:, 1:, D:] = hs[:, :-1]
     else:
         xh[:, :-1, D:] = hs[:, 1:]
-        last = (T - 1) if lengths is None else (lengths.to(x.device) - 1)
-        xh[torch.arange(B, device=x.device), last, D:] = h0
+        if lengths is None:
+            xh[:, -1, D:] = h0
+        else:
+            xh[torch.arange(B, device=x.device), lengths.to(x.device) - 1, D:] = h0
     return xh
 
 
