@@ -3,7 +3,13 @@
 The fused kernel returns every h_t, so the gates follow from ONE batched
 matrix product over all time steps (``[x_t, h_{t−1}] -> pre-activations``),
 and an LSTM's cell states from the linear scan ``c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t``
-(:func:`linear_scan`, about 3√T small ops instead of T).
+(:func:`linear_scan`, a few √T small ops instead of T).
+
+With autograd on, every step is an out-of-place op (the graph reaches every
+recorded signal). Without it (a plain recording, and every machine without the
+compiled loops) each pass writes in place into the recorded tensors themselves:
+one product, one sigmoid over every gate block (tanh(a) = 1 − 2σ(−2a) on rows
+scaled by −2, which is exact), the cell states scanned in place.
 
 Signals come and go as tuples in the order of ``LSTM_SIGNALS``/``GRU_SIGNALS``
 (:mod:`.lstm`, :mod:`.gru`); ``want`` is a tuple of booleans in that order
@@ -29,8 +35,8 @@ def linear_scan(f: Tensor, u: Tensor, c0: Tensor, out: Tensor | None = None, rev
     ``reverse``: the recursion runs from the last step down, c_t = f_t ⊙ c_{t+1} + u_t
     (c0 enters at step T − 1). ``out``: a (B, T, H) tensor to write into (it may be
     ``u`` itself); without autograd the scan then allocates nothing larger than
-    (B, √T, H). About 3√T small ops instead of T, and only products and sums (no
-    division), so it is as accurate as the step recursion.
+    (B, T/L, H) for chunks of L ≈ √(T/2) steps. A few √T small ops instead of T, and
+    only products and sums (no division), so it is as accurate as the step recursion.
     """
     if torch.is_grad_enabled() and (f.requires_grad or u.requires_grad or c0.requires_grad):
         c = _scan_graph(f.flip(1), u.flip(1), c0).flip(1) if reverse else _scan_graph(f, u, c0)
