@@ -245,12 +245,29 @@ def test_state_ports_and_stateful_prediction():
     torch.testing.assert_close(s(x)[0], whole)
 
 
-@pytest.mark.parametrize("T", [1, 5, 16, 17, 50, 101])
-def test_linear_scan_equals_step_recursion(T):
-    f, u = torch.rand(2, T, 3, dtype=torch.float64), torch.randn(2, T, 3, dtype=torch.float64)
-    c0 = torch.randn(2, 3, dtype=torch.float64)
-    c, ref = c0, []
-    for t in range(T):
+@pytest.mark.parametrize("T", [1, 5, 16, 17, 50, 101, 1000])
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
+@pytest.mark.parametrize("how", ["new", "in-place", "strided", "graph"])
+def test_linear_scan_equals_step_recursion(T, reverse, how):
+    """Every chunking (T = K·L and a remainder), both directions, written in place into u, on strided
+    views (gate blocks of one buffer), and with autograd (the out-of-place scan)."""
+    torch.manual_seed(T)
+    fu = torch.rand(2, T, 2, 3, dtype=torch.float64)
+    fu[:, :, 1] = torch.randn(2, T, 3, dtype=torch.float64)
+    f, u = (fu[:, :, 0], fu[:, :, 1]) if how == "strided" else (fu[:, :, 0].contiguous(), fu[:, :, 1].contiguous())
+    c0 = torch.randn(2, 3, dtype=torch.float64, requires_grad=how == "graph")
+    c, ref = c0, [None] * T
+    for t in range(T - 1, -1, -1) if reverse else range(T):
         c = f[:, t] * c + u[:, t]
-        ref.append(c)
-    torch.testing.assert_close(linear_scan(f, u, c0), torch.stack(ref, 1), atol=1e-13, rtol=1e-12)
+        ref[t] = c
+    ref = torch.stack(ref, 1)
+    if how == "in-place":
+        u = u.clone()
+        got = linear_scan(f, u, c0, out=u, reverse=reverse)
+        assert got is u
+    else:
+        got = linear_scan(f, u, c0, reverse=reverse)
+    torch.testing.assert_close(got, ref, atol=1e-13, rtol=1e-12)
+    if how == "graph":
+        g, gr = (torch.autograd.grad(v.pow(2).sum(), c0)[0] for v in (got, ref))
+        torch.testing.assert_close(g, gr, atol=1e-13, rtol=1e-12)

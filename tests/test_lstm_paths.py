@@ -217,7 +217,7 @@ def test_gru_plain_run_equals_step_function(monkeypatch, mode, lengths, acts, st
         torch.testing.assert_close(a, b, **TOL)
 
 
-@pytest.mark.parametrize("path", ["compiled", "compiled-grad", "reconstruct", "reconstruct-grad"])
+@pytest.mark.parametrize("path", ["compiled", "compiled-grad", "python", "reconstruct", "reconstruct-grad"])
 @pytest.mark.parametrize("lengths", [None, LENGTHS], ids=["full", "lengths"])
 @pytest.mark.parametrize("mode", MODES)
 def test_gru_recording_paths_equal_step_function(monkeypatch, mode, lengths, path):
@@ -375,3 +375,87 @@ def test_gru_compiled_backward_equals_step_function_gradients(mode, h, reverse):
     ref_loss = sum((ref[n] * w).sum() for n, w in zip(GRU_SIGNALS, weights)) + hT_ref.pow(2).sum()
     for name, a, e in zip("x W R b h0".split(), grads, torch.autograd.grad(ref_loss, leaves)):
         torch.testing.assert_close(a, e, **TOL, msg=lambda m, name=name: f"d{name}: {m}")
+
+
+LONG = [40, 17, 33, 1]  # T = 40: the chunked scan (chunks, carries and a remainder) in both directions
+
+
+def _long_check(layer, make_ref, path, monkeypatch, lengths, dtype, signals=None):
+    torch.manual_seed(8)
+    x = torch.randn(4, 40, D, dtype=torch.float64)
+    L = None if lengths is None else torch.tensor(lengths)
+    if L is not None:
+        for b, n in enumerate(lengths):
+            x[b, n:] = float("nan")
+    ref = make_ref(layer, x, L)
+    layer = layer.to(dtype)
+    force(monkeypatch, path)
+    with torch.no_grad():
+        rec = dltk.record(layer, x.to(dtype), lengths=L, signals=signals)
+    tol = TOL if dtype == torch.float64 else {"atol": 1e-5, "rtol": 1e-4}
+    sigs = {k: v for k, v in rec[layer.label].items() if k != "output"}
+    assert set(sigs) == set(signals or layer.signals) - {"output"}
+    for n, v in sigs.items():
+        torch.testing.assert_close(v, ref[n].to(dtype), **tol, msg=lambda m, n=n: f"{n}: {m}")
+    y = rec.output[0] if isinstance(rec.output, tuple) else rec.output
+    torch.testing.assert_close(y, ref["output"].to(dtype), **tol)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("path", ["python", "reconstruct"])
+@pytest.mark.parametrize("lengths", [None, LONG], ids=["full", "lengths"])
+@pytest.mark.parametrize("bi", [False, True], ids=["lstm", "bilstm"])
+def test_long_lstm_recordings_equal_step_function(monkeypatch, bi, lengths, path, dtype):
+    """Long sequences through the in-place paths without autograd (tanh as 1 − 2σ(−2a) on exactly scaled rows,
+    the in-place chunked scan, the Python loop run backwards in place), float64 and float32."""
+    _long_check(lstm_layer(bi, True), lstm_reference, path, monkeypatch, lengths, dtype)
+
+
+@pytest.mark.parametrize(
+    "signals",
+    [["forget_gate"], ["cell_state"], ["cell_candidate", "output_gate"], ["gates_pre"], ["hidden_state"]],
+    ids=lambda s: "+".join(s),
+)
+@pytest.mark.parametrize("bi", [False, True], ids=["lstm", "bilstm"])
+def test_lstm_reconstruction_of_some_signals_equals_step_function(monkeypatch, bi, signals):
+    """Only the gate blocks the wanted signals need are rebuilt (the cell state needs i, f, g)."""
+    layer = lstm_layer(bi, True)
+    names = [p + s for p in (layer._prefixes if bi else [""]) for s in signals]
+    _long_check(layer, lstm_reference, "reconstruct", monkeypatch, LONG, torch.float64, names)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("path", ["python", "reconstruct"])
+@pytest.mark.parametrize("mode", MODES)
+def test_long_gru_recordings_equal_step_function(monkeypatch, mode, path, dtype):
+    _long_check(gru_layer(mode, True), gru_reference, path, monkeypatch, LONG, dtype)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("acts", [("sigmoid", "tanh"), ("hard-sigmoid", "softsign")], ids=["sigmoid", "other"])
+def test_gru_signals_without_autograd_equal_the_graph_version(mode, acts):
+    """:func:`gru_signals` in place (autograd off) equals its out-of-place version (autograd on), every mode and
+    wanted subset, also where the layers now record by the step loop (before-multiplication)."""
+    from dltk.layers._recurrent_rebuild import gru_signals
+
+    torch.manual_seed(9)
+    B, T = 3, 20
+    f64 = {"dtype": torch.float64}
+    x, hs, h0 = torch.randn(B, T, D, **f64), torch.randn(B, T, H, **f64).tanh(), torch.randn(B, H, **f64)
+    W, R, bx = torch.randn(3 * H, D, **f64), torch.randn(3 * H, H, **f64), torch.randn(3 * H, **f64)
+    bh = torch.randn(3 * H, **f64) if mode == MODES[2] else None
+    gate, state = run.GATE_FUNCTIONS[acts[0]], run.STATE_FUNCTIONS[acts[1]]
+    for want in (
+        [True] * 5,
+        [False, True, False, False, False],
+        [False, False, True, False, False],
+        [False] * 3 + [True, False],
+    ):
+        with torch.no_grad():
+            fast = gru_signals(x, hs, h0, W, R, bx, bh, mode, want, gate, state)
+        Wg = W.detach().clone().requires_grad_(True)
+        slow = gru_signals(x, hs, h0, Wg, R, bx, bh, mode, want, gate, state)
+        for a, b in zip(fast, slow):
+            assert (a is None) == (b is None)
+            if a is not None:
+                torch.testing.assert_close(a, b.detach(), **TOL)

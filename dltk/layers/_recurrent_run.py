@@ -8,7 +8,7 @@
   only needed for an LSTM's final cell states);
 * :func:`lstm_loop`, :func:`gru_loop`: step loops for the configurations PyTorch
   has no kernel for (softsign, hard-sigmoid, GRU ``before-multiplication``);
-* :func:`lstm_record_steps`: a step loop that keeps every signal (autograd off);
+* :func:`lstm_record_steps`, :func:`gru_record_steps`: step loops that keep every signal (autograd off);
 * the choice between recording by steps and kernel + reconstruction
   (:func:`step_loop_pays`) and the compiled recording loops of :mod:`._lstm_kernel`.
 
@@ -196,52 +196,151 @@ def lstm_record_steps(
     lengths: Tensor | None,
     gate: Callable,
     state: Callable,
+    reverse: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, ...]]:
     """One LSTM direction step by step, keeping every signal (no autograd).
 
     Returns (h (B, T, H), h_T, c_T, the seven signals in ``LSTM_SIGNALS``
-    order). Time-major buffers keep every per-step slice contiguous; each step
-    is one ``addmm_`` plus six fused element-wise ops writing in place.
+    order). ``reverse``: the backward direction, run from the last step down
+    and returned in original time order (a sequence's padded steps keep h_0, c_0
+    until its own last real step). Time-major buffers keep every per-step slice contiguous, and every
+    step writes straight into them: one ``addmm_``, one sigmoid over all four
+    gate blocks and four fused element-wise ops. With sigmoid/tanh no tanh is
+    taken (a quarter of sigmoid's speed on CPU): the cell candidate's rows are
+    scaled by −2 (exactly) so that g = 1 − 2σ(−2a) = tanh(a), i ⊙ g = i − 2 i ⊙ σ(−2a)
+    and o ⊙ tanh(c) = o − 2 o ⊙ σ(−2c); g itself and the unscaled
+    pre-activations follow after the loop in one pass each.
     """
     B, T, D = x.shape
     H = R.shape[1]
+    g3 = slice(2 * H, 3 * H)
+    fast = gate is torch.sigmoid and state is torch.tanh
+    if fast:
+        W, R, b = W.clone(), R.clone(), b.clone()
+        for p in (W, R, b):
+            p[g3] *= -2.0
     pre = torch.addmm(b, x.transpose(0, 1).reshape(T * B, D), W.t()).view(T, B, 4 * H)  # (T, B, 4H)
     act, cs, hs = torch.empty_like(pre), x.new_empty(T, B, H), x.new_empty(T, B, H)
-    Rt, fast = R.t(), gate is torch.sigmoid and state is torch.tanh
-    g3 = slice(2 * H, 3 * H)
-    for t in range(T):
-        z = pre[t].addmm_(h, Rt)  # (B, 4H) pre-activations
-        a = act[t]
+    Rt = R.t()
+    P, A, C, Hs = pre.unbind(0), act.unbind(0), cs.unbind(0), hs.unbind(0)
+    I, F, G, O = (act[..., k * H : (k + 1) * H].unbind(0) for k in range(4))  # noqa: E741
+    u, tmp, m2 = x.new_empty(B, H), x.new_empty(B, H), x.new_tensor(-2.0)  # m2: no scalar wrapping per step
+    for t in range(T - 1, -1, -1) if reverse else range(T):
+        z = P[t].addmm_(h, Rt)  # (B, 4H) pre-activations
         if fast:
-            torch.sigmoid(z, out=a)
-            torch.tanh(z[:, g3], out=a[:, g3])
+            torch.sigmoid(z, out=A[t])
+            torch.addcmul(I[t], I[t], G[t], value=-2.0, out=u)  # i ⊙ tanh(a)
+            c_new = torch.addcmul(u, F[t], c, out=C[t])
+            torch.mul(c_new, m2, out=tmp).sigmoid_()
+            h_new = torch.addcmul(O[t], O[t], tmp, value=-2.0, out=Hs[t])  # o ⊙ tanh(c)
         else:
+            a = A[t]
             a.copy_(gate(z))
             a[:, g3] = state(z[:, g3])
-        c_new = torch.addcmul(torch.mul(a[:, :H], a[:, g3]), a[:, H : 2 * H], c, out=cs[t])
-        h_new = torch.mul(a[:, 3 * H :], state(c_new), out=hs[t])
+            c_new = torch.addcmul(torch.mul(I[t], G[t]), F[t], c, out=C[t])
+            h_new = torch.mul(O[t], state(c_new), out=Hs[t])
         m = mask_at(lengths, t, x)
         h, c = (h_new, c_new) if m is None else (torch.where(m, h_new, h), torch.where(m, c_new, c))
+    if fast:
+        act[..., g3].mul_(-2.0).add_(1.0)
+        pre[..., g3].mul_(-0.5)
     bt = lambda v: v.transpose(0, 1)  # noqa: E731  (T, B, n) -> (B, T, n) view
     out = zero_padding(bt(hs), lengths)
     gates = tuple(bt(act[..., k * H : (k + 1) * H]) for k in range(4))
     return out, h, c, (*gates, bt(cs), out, bt(pre))
 
 
+def _gates(z: Tensor, out: Tensor, gate: Callable, fast: bool) -> None:
+    if fast:
+        torch.sigmoid(z, out=out)
+    else:
+        out.copy_(gate(z))
+
+
+def gru_record_steps(
+    x: Tensor,
+    h: Tensor,
+    W: Tensor,
+    R: Tensor,
+    bx: Tensor,
+    bh: Tensor | None,
+    mode: str,
+    lengths: Tensor | None,
+    gate: Callable,
+    state: Callable,
+) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
+    """One GRU direction step by step, keeping every signal (no autograd).
+
+    Returns (h (B, T, H), h_T, the five signals in ``GRU_SIGNALS`` order:
+    r, z, h~, h, gates_pre). As :func:`lstm_record_steps`: time-major buffers,
+    every step written straight into them (eight ops a step), and with
+    sigmoid/tanh the candidate's rows scaled by −2 (exactly) so that
+    h~ = 1 − 2σ(−2a) = tanh(a) without a tanh; the unscaled pre-activations
+    follow after the loop.
+    """
+    B, T, D = x.shape
+    H = R.shape[1]
+    rz, n3 = slice(0, 2 * H), slice(2 * H, 3 * H)
+    fast = gate is torch.sigmoid and state is torch.tanh
+    before = mode == "before-multiplication"
+    if fast:
+        W, R, bx = W.clone(), R.clone(), bx.clone()
+        bh = None if bh is None else bh.clone()
+        for p in (W, R, bx, bh):
+            if p is not None:
+                p[n3] *= -2.0
+    pre = torch.addmm(bx, x.transpose(0, 1).reshape(T * B, D), W.t()).view(T, B, 3 * H)  # (T, B, 3H)
+    act, hs = torch.empty_like(pre), x.new_empty(T, B, H)
+    Hs = hs.unbind(0)
+    Prz, Pn, Arz, Ar, Z, N = (
+        v[..., s].unbind(0)
+        for v, s in ((pre, rz), (pre, n3), (act, rz), (act, slice(0, H)), (act, slice(H, 2 * H)), (act, n3))
+    )
+    rh, tmp, one = x.new_empty(B, 2 * H if before else 3 * H), x.new_empty(B, H), x.new_ones(())
+    Rt = R[rz].t() if before else R.t()
+    Rn = R[n3].t()
+    for t in range(T):
+        if before:  # (B, 2H) gates, then the candidate from (r ⊙ h) R_n
+            torch.add(Prz[t], torch.mm(h, Rt, out=rh) if bh is None else torch.addmm(bh[rz], h, Rt, out=rh), out=Prz[t])
+            _gates(Prz[t], Arz[t], gate, fast)
+            Pn[t].addmm_(torch.mul(Ar[t], h, out=tmp), Rn)
+        else:
+            torch.mm(h, Rt, out=rh) if bh is None else torch.addmm(bh, h, Rt, out=rh)
+            torch.add(Prz[t], rh[:, rz], out=Prz[t])
+            _gates(Prz[t], Arz[t], gate, fast)
+            torch.addcmul(Pn[t], Ar[t], rh[:, n3], out=Pn[t])
+        if fast:  # h~ = 1 − 2σ(−2a)
+            torch.addcmul(one, torch.sigmoid(Pn[t], out=N[t]), one, value=-2.0, out=N[t])
+        else:
+            N[t].copy_(state(Pn[t]))
+        h_new = torch.addcmul(N[t], Z[t], torch.sub(h, N[t], out=tmp), out=Hs[t])  # h~ + z ⊙ (h − h~)
+        m = mask_at(lengths, t, x)
+        h = h_new if m is None else torch.where(m, h_new, h)
+    if fast:
+        pre[..., n3].mul_(-0.5)
+    bt = lambda v: v.transpose(0, 1)  # noqa: E731  (T, B, n) -> (B, T, n) view
+    out = zero_padding(bt(hs), lengths)
+    return out, h, (*(bt(act[..., k * H : (k + 1) * H]) for k in range(3)), out, bt(pre))
+
+
 # ----------------------------------------------------- which recording path
 def step_loop_pays(B: int, D: int, H: int, gates: int, x: Tensor | None = None) -> bool:
     """True when recording by a per-step loop beats kernel + reconstruction.
 
-    Measured (2 CPU threads, torch 2.11/2.13): the Python loop adds ~7 small
-    ops of ~10 µs per step and lost to the reconstruction on every benchmark
-    shape, even at ~20 MFLOP per step; it only pays for very wide steps. The
-    compiled loops (:mod:`._lstm_kernel`, ``x`` given) compute nothing twice
+    The compiled loops (:mod:`._lstm_kernel`, ``x`` given) compute nothing twice
     and beat the reconstruction on every benchmark shape, so they are used
-    whenever they can be.
+    whenever they can be. Without them the choice is between the Python loop
+    (:func:`lstm_record_steps`, :func:`gru_record_steps`: about 8 small ops of a
+    few µs a step, but every product computed once) and the reconstruction (one
+    fast batched pass, but the products [x_t, h_{t−1}]·[W, R]ᵀ computed a second
+    time: 2·B·(D + H)·gates·H FLOPs a step). Measured (torch 2.13, AVX2, B = 2 … 128,
+    D = 1 … 100, H = 32 … 128, T = 100): the loop wins once those FLOPs exceed about
+    1.2 MFLOP a step per thread (the products speed up with threads, the Python
+    overhead does not): (32, ·, 12, 100) and (128, ·, 28, 128) take the loop, B = 1 the reconstruction.
     """
     if x is not None and compiled_ok(x):
         return True
-    return 2 * B * (D + H) * gates * H >= 2e8
+    return 2 * B * (D + H) * gates * H >= 1.2e6 * torch.get_num_threads()
 
 
 def compiled_ok(x: Tensor) -> bool:

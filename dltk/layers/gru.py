@@ -218,20 +218,31 @@ class GRU(RecurrentLayer):
         return out, h[None]
 
     def _record_by_steps(self, x: Tensor) -> bool:
-        """Record with the compiled loop: sigmoid/tanh, gates wanted, the loop available.
-
-        With autograd on too: the loop has its own C++ backward through time.
-        """
+        """Record with a step loop: gates wanted and either the compiled loop available (sigmoid/tanh; with
+        autograd on too: it has its own C++ backward through time) or, with autograd off, the Python loop
+        not slower than run + reconstruction (always when the plain run is a loop itself)."""
         gates = any(self._wants(s) for s in self.signals if s != "hidden_state")
-        return gates and self._sigmoid_tanh and run.compiled_ok(x)
+        if not gates:
+            return False
+        if self._sigmoid_tanh and run.compiled_ok(x):
+            return True
+        if self._grad_needed(x):
+            return False
+        return not self._fused or run.step_loop_pays(x.shape[0], x.shape[2], self.num_hidden_units, 3)
 
     def _record_steps(self, x: Tensor, h0: Tensor, L: Tensor | None) -> tuple[Tensor, Tensor]:
         self._reserve_signals(x.shape[0], x.shape[1], x.element_size())
         bx, bh = self._biases()
         want = self._wanted(GRU_SIGNALS)
-        mode = RESET_GATE_MODES.index(self.reset_gate_mode)
-        args = (x, h0[0], self.input_weights, self.recurrent_weights, bx, bh, mode, L, want)
-        out, hT, sigs = run.gru_record_compiled(*args)
+        W, Rw = self.input_weights, self.recurrent_weights
+        if self._sigmoid_tanh and run.compiled_ok(x):
+            mode = RESET_GATE_MODES.index(self.reset_gate_mode)
+            out, hT, sigs = run.gru_record_compiled(x, h0[0], W, Rw, bx, bh, mode, L, want)
+        else:
+            gate = run.GATE_FUNCTIONS[self.gate_activation_function]
+            state = run.STATE_FUNCTIONS[self.state_activation_function]
+            out, hT, sigs = run.gru_record_steps(x, h0[0], W, Rw, bx, bh, self.reset_gate_mode, L, gate, state)
+            sigs = [v if w else None for v, w in zip(sigs, want)]
         self._emit_signals(GRU_SIGNALS, sigs, L)
         return out, hT[None]
 

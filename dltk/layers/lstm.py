@@ -266,13 +266,8 @@ class LSTM(RecurrentLayer):
                 want = self._wanted(LSTM_SIGNALS, prefix)
                 o, h, c, sigs = run.lstm_record_compiled(x, h0[k], c0[k], *self._direction(k), L, k == 1, want)
             else:
-                xk = x if k == 0 else reverse_within(x, L)
-                o, h, c, sigs = run.lstm_record_steps(xk, h0[k], c0[k], *self._direction(k), L, gate, state)
-                if k == 1:
-                    o = reverse_within(o, L)
+                o, h, c, sigs = run.lstm_record_steps(x, h0[k], c0[k], *self._direction(k), L, gate, state, k == 1)
                 sigs = [v if want else None for v, want in zip(sigs, self._wanted(LSTM_SIGNALS, prefix))]
-                if k == 1:
-                    sigs = [None if v is None else reverse_within(v, L) for v in sigs]
             self._emit_signals(LSTM_SIGNALS, sigs, L, prefix)
             outs.append(o)
             hs.append(h)
