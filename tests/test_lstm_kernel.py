@@ -8,6 +8,7 @@ fast exp, ~2e-6 relative).
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 
 import pytest
@@ -24,7 +25,10 @@ CAN_BUILD = (
     and torch.backends.cpu.get_cpu_capability() in K._FLAGS
     and (shutil.which("ninja") is not None or importlib.util.find_spec("ninja") is not None)
 )
-needs_kernel = pytest.mark.skipif(not CAN_BUILD, reason="no C++ compiler/ninja or unsupported CPU: fallback only")
+needs_kernel = pytest.mark.skipif(
+    not CAN_BUILD or bool(os.environ.get("DLTK_NO_LSTM_KERNEL")),
+    reason="no C++ compiler/ninja, unsupported CPU or DLTK_NO_LSTM_KERNEL set: fallback only",
+)
 
 
 def _layer(bi: bool, h: int = H, d: int = D, **kw) -> dltk.layers.LSTM:

@@ -347,6 +347,7 @@ def test_compiled_loop_saturated_units_stay_finite_float32(monkeypatch, kind):
     check(out, sigs, {k: v.float() for k, v in ref.items()}, layer, True, {"atol": 1e-5, "rtol": 1e-4})
 
 
+@needs_kernel
 @pytest.mark.parametrize("reverse", [False, True], ids=["forward", "backward"])
 @pytest.mark.parametrize("h", [H, 72], ids=["own-matvec", "blas"])  # B·2H·H > 65536: BLAS per step
 @pytest.mark.parametrize("mode", MODES)
