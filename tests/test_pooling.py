@@ -132,3 +132,18 @@ def test_errors() -> None:
         dltk.maxPooling2dLayer(2)(torch.randn(1, 2, 1, 6))
     with pytest.raises(LayerInputError, match="'size'"):
         dltk.maxUnpooling2dLayer()(torch.randn(1, 2, 2, 2), torch.zeros(1, 2, 2, 2, dtype=torch.int64), [4, 4])
+
+
+@pytest.mark.parametrize(
+    "make,ref",
+    [("globalMaxPooling2dLayer", torch.nn.AdaptiveMaxPool2d), ("globalMaxPooling3dLayer", torch.nn.AdaptiveMaxPool3d)],
+)
+def test_global_max_pooling_without_gradient_equals_pytorch_nan_included(make, ref):
+    """Without a recording or a gradient the layer takes the max without switches: the same values."""
+    x = torch.randn(3, 4, *([5] * (2 if "2d" in make else 3)))
+    x[0, 1].view(-1)[2] = float("nan")
+    layer = getattr(dltk, make)()
+    with torch.no_grad():
+        got = layer(x)
+    torch.testing.assert_close(got, ref(1)(x), equal_nan=True, atol=0, rtol=0)
+    assert torch.isnan(got[0, 1]).all()

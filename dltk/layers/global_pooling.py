@@ -135,7 +135,12 @@ class GlobalMaxPooling2d(GlobalAveragePooling2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lay = self._check_input(x, self.layouts)
         flat = x.flatten(-self.n)  # (…, C, H·W)
-        y, idx = flat.max(-1, keepdim=True)
+        if self._recorder is None and not (x.requires_grad and torch.is_grad_enabled()):
+            # no switches needed (no recording, no gradient to route): amax, ~6x faster on CPU than max
+            # with indices; the same values, NaN included
+            y = flat.amax(-1, keepdim=True)
+            return y.view(*y.shape, *[1] * (self.n - 1))
+        y, idx = flat.max(-1, keepdim=True)  # the gradient goes to the one switch, as MATLAB's and PyTorch's
         if self._recorder is not None:
             self._emit("indices", idx.view(*idx.shape, *[1] * (self.n - 1)), lay)
             if self._wants("switch_mask"):
