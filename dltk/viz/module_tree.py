@@ -18,13 +18,14 @@ from torch import nn
 from ..errors import OptionError
 from . import style
 from . import style as S
+from ._boxes import BoxPicker
 
 __all__ = ["ModuleTree", "is_plain_module", "call_order_record"]
 
 _BOX_W, _BOX_H, _DY, _INDENT = 3.6, 0.62, 0.82, 0.45
 
 
-class ModuleTree:
+class ModuleTree(BoxPicker):
     """Boxes of a recorded plain module, one row per module in call order.
 
     Args:
@@ -40,6 +41,8 @@ class ModuleTree:
     The same interface as :class:`dltk.viz.NetworkGraph` for :meth:`select` and
     :meth:`layer_at`, so :class:`dltk.widgets.NetworkExplorer` takes either.
     """
+
+    box_kind = "module"
 
     def __init__(self, rec: Any, order: list[str] | None = None, *, dpi: float = 100) -> None:
         names = [n for n in (order or list(rec)) if n in rec]
@@ -89,25 +92,8 @@ class ModuleTree:
         ax.add_patch(self.selection)
         style.fit_column(self.fig)
 
-    def layer_at(self, event: Any) -> str | None:
-        """The module whose box contains a mouse event (display coordinates), or None."""
-        for n, box in self.boxes.items():
-            if box.contains(event)[0]:
-                return n
-        return None
-
-    def select(self, name: str | None) -> None:
-        """Outline one module's box as the selected one."""
-        if name is not None and name not in self.boxes:
-            raise OptionError(f"ModuleTree.select: no module {name!r}; modules: {', '.join(self.boxes)}.")
-        self.selected = name
-        if name is None:
-            self.selection.set_visible(False)
-            return
-        x, y = self.positions[name]
-        self.selection.set_x(x - 0.05)
-        self.selection.set_y(y - _BOX_H / 2 - 0.05)
-        self.selection.set_visible(True)
+    def ring_origin(self, x: float, y: float) -> tuple[float, float]:
+        return x - 0.05, y - _BOX_H / 2 - 0.05
 
 
 def is_plain_module(obj: Any) -> bool:

@@ -22,6 +22,7 @@ from matplotlib.path import Path
 from ..errors import OptionError
 from . import style
 from . import style as S
+from ._boxes import BoxPicker
 
 __all__ = ["NetworkGraph", "network_graph", "layer_statistics", "graph_layout"]
 
@@ -137,7 +138,7 @@ def _port_offset(ports: Any, port: str) -> float:
     return (ports.index(port) - (len(ports) - 1) / 2) * (_BOX_W * 0.8 / len(ports))
 
 
-class NetworkGraph:
+class NetworkGraph(BoxPicker):
     """Data-flow graph of a network (see the module docstring).
 
     Args:
@@ -154,6 +155,8 @@ class NetworkGraph:
         around the selected box)
         (``{layer: dict}`` when ``rec`` is given), selected.
     """
+
+    box_kind = "layer"
 
     def __init__(
         self,
@@ -324,25 +327,8 @@ class NetworkGraph:
         self.colorbar.set_label(f"{color_by} of the layer output (white: not applicable)", fontsize=8)
         return {n: (cmap(norm(v)) if v is not None and np.isfinite(v) else "#ffffff") for n, v in vals.items()}
 
-    def layer_at(self, event: Any) -> str | None:
-        """The layer whose box contains a mouse event (display coordinates), or None."""
-        for n, box in self.boxes.items():
-            if box.contains(event)[0]:
-                return n
-        return None
-
-    def select(self, name: str | None) -> None:
-        """Outline one layer's box (thick blue ring, :attr:`selection`) as the selected layer."""
-        if name is not None and name not in self.boxes:
-            raise OptionError(f"NetworkGraph.select: no layer {name!r}; layers: {', '.join(self.boxes)}.")
-        self.selected = name
-        if name is None:
-            self.selection.set_visible(False)
-            return
-        x, y = self.positions[name]
-        self.selection.set_x(x - _BOX_W / 2 - 0.1)
-        self.selection.set_y(y - _BOX_H / 2 - 0.1)
-        self.selection.set_visible(True)
+    def ring_origin(self, x: float, y: float) -> tuple[float, float]:
+        return x - _BOX_W / 2 - 0.1, y - _BOX_H / 2 - 0.1
 
 
 def network_graph(net: Any, rec: Any = None, color_by: str | None = None, **kwargs: Any) -> Figure:
