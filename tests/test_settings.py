@@ -108,12 +108,20 @@ FAULTS = (
     not sys.platform.startswith("linux") or __import__("platform").libc_ver()[0] != "glibc", reason="glibc only"
 )
 def test_recording_again_reuses_freed_memory_without_page_faults():
-    """A recording writes ~3 MB of signals here: by default a repeated recording reuses the memory the last
-    one freed (no page faults); with ``DLTK_KEEP_FREED_MB=0`` (glibc's defaults) each one faults its pages in."""
+    """A recording writes ~3 MB of signals here. glibc is started with small fixed thresholds (every freed
+    block over 128 KB handed back to the system): by default dltk's settings replace them on the first
+    recording, and a repeated recording reuses the memory the last one freed (no page faults); with
+    ``DLTK_KEEP_FREED_MB=0`` glibc keeps them and each recording faults its pages in. (Under glibc's own
+    defaults either can happen, depending on what the process allocated before.)"""
+    eager = {"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "131072"}
 
     def faults(**env: str) -> float:
         out = subprocess.run(
-            [sys.executable, "-c", FAULTS], env={**os.environ, **env}, capture_output=True, text=True, timeout=300
+            [sys.executable, "-c", FAULTS],
+            env={**os.environ, **eager, **env},
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert out.returncode == 0, out.stderr
         return float(out.stdout.strip().splitlines()[-1])
