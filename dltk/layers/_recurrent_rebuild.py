@@ -153,6 +153,15 @@ def _prev_states(x: Tensor, hs: Tensor, h0: Tensor, reverse: bool, lengths: Tens
     return xh
 
 
+def _gate_blocks(want: Sequence[bool]) -> list[int]:
+    """The gate blocks (0 i, 1 f, 2 g, 3 o) to recompute for the wanted LSTM signals, in order:
+    the wanted gates, i, f, g for the cell state, all four for the pre-activations."""
+    if want[6]:
+        return [0, 1, 2, 3]
+    blocks = {k for k in range(4) if want[k]} | ({0, 1, 2} if want[4] else set())
+    return sorted(blocks)
+
+
 def lstm_signals(
     x: Tensor,
     hs: Tensor,
@@ -185,16 +194,11 @@ def lstm_signals(
     B, T, _ = x.shape
     H = R.shape[1]
     out: list[Tensor | None] = [None] * 7
-    blocks = {k for k in range(4) if want[k]}
-    if want[4]:  # cell state
-        blocks |= {0, 1, 2}
-    if want[6]:  # pre-activations
-        blocks = {0, 1, 2, 3}
     if want[5]:
         out[5] = hs
-    if not blocks:
+    ks = _gate_blocks(want)
+    if not ks:
         return out
-    ks = sorted(blocks)
     fast = gate is torch.sigmoid and state is torch.tanh
     rows = [slice(k * H, (k + 1) * H) for k in ks]
     WR, bk = torch.cat([W, R], 1), b
@@ -326,23 +330,18 @@ def _lstm_signals_graph(
     B, T, D = x.shape
     H = R.shape[1]
     out: list[Tensor | None] = [None] * 7
-    blocks = {k for k in range(4) if want[k]}
-    if want[4]:  # cell state
-        blocks |= {0, 1, 2}
-    if want[6]:  # pre-activations
-        blocks = {0, 1, 2, 3}
     if want[5]:
         out[5] = hs
-    if not blocks:
+    ks = _gate_blocks(want)
+    if not ks:
         return out
-    ks = sorted(blocks)
     rows = [slice(k * H, (k + 1) * H) for k in ks]
     Wk, Rk, bk = (torch.cat([p[r] for r in rows]) if len(ks) < 4 else p for p in (W, R, b))
     xh = _prev_states(x, hs, h0, reverse, lengths)
     pre = torch.addmm(bk, xh.view(B * T, D + H), torch.cat([Wk, Rk], 1).t()).view(B, T, len(ks) * H)
     at = {k: j for j, k in enumerate(ks)}
     sig = {}
-    if 2 in blocks:  # tanh is ~10x slower on strided data: copy the block first
+    if 2 in at:  # tanh is ~10x slower on strided data: copy the block first
         sig[2] = state(pre[..., at[2] * H : (at[2] + 1) * H].contiguous())
     act = gate(pre) if want[6] or gate is not torch.sigmoid else pre.sigmoid_()  # (B, T, nH)
     sig.update({k: act[..., at[k] * H : (at[k] + 1) * H] for k in ks if k != 2})
@@ -353,13 +352,10 @@ def _lstm_signals_graph(
             out[k] = sig[k]
     if want[4]:
         f, u = sig[1], sig[0] * sig[2]
-        if not reverse:
-            out[4] = linear_scan(f, u, c0)
-        else:  # padded steps keep c (f = 1, u = 0), so each sequence's scan starts from c0 at its own end
-            if lengths is not None:
-                pad = padded_steps(lengths, T, x.device)[..., None]
-                f, u = f.masked_fill(pad, 1.0), u.masked_fill(pad, 0.0)
-            out[4] = linear_scan(f.flip(1), u.flip(1), c0).flip(1)
+        if reverse and lengths is not None:  # padded steps keep c (f = 1, u = 0): each scan starts at its own end
+            pad = padded_steps(lengths, T, x.device)[..., None]
+            f, u = f.masked_fill(pad, 1.0), u.masked_fill(pad, 0.0)
+        out[4] = linear_scan(f, u, c0, reverse=reverse)
     return out
 
 

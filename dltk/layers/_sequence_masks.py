@@ -32,8 +32,13 @@ def reversal_index(lengths: Tensor, T: int, device: torch.device | str | None = 
 
 def reversal_rows(lengths: Tensor, T: int, device: torch.device | str | None = None) -> Tensor:
     """(B·T,) int64: :func:`reversal_index` as rows of the flattened (B·T, …) batch."""
-    idx = reversal_index(lengths, T, device)
-    return (idx + torch.arange(0, idx.shape[0] * T, T, device=device)[:, None]).view(-1)
+    return _flat_rows(reversal_index(lengths, T, device))
+
+
+def _flat_rows(index: Tensor) -> Tensor:
+    """(B, T) time indices -> (B·T,) rows of the flattened (B·T, …) batch."""
+    B, T = index.shape
+    return (index + torch.arange(0, B * T, T, device=index.device)[:, None]).view(-1)
 
 
 def reverse_within(
@@ -48,8 +53,7 @@ def reverse_within(
         return x.flip(1)
     B, T = x.shape[:2]
     if rows is None:
-        idx = reversal_index(lengths, T, x.device) if index is None else index
-        rows = (idx + torch.arange(0, B * T, T, device=x.device)[:, None]).view(-1)
+        rows = _flat_rows(reversal_index(lengths, T, x.device) if index is None else index)
     # whole rows of the flattened (B·T, …) batch: a row copy (and a row add in the backward pass) is
     # ~10x faster on CPU than gather's element-wise index, which was most of what length-aware runs added
     return x.reshape(B * T, *x.shape[2:]).index_select(0, rows).view(x.shape)
