@@ -61,7 +61,7 @@ class ReLU(Layer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lay = self._check_input(x, ANY_LAYOUT)
-        if self._wants("active"):
+        if self._recorder is not None and self._wants("active"):
             self._emit("active", x > 0, lay)
         return F.relu(x)
 
@@ -112,7 +112,7 @@ class LeakyReLU(Layer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lay = self._check_input(x, ANY_LAYOUT)
-        if self._wants("negative"):
+        if self._recorder is not None and self._wants("negative"):
             self._emit("negative", x < 0, lay)
         return F.leaky_relu(x, self.scale)
 
@@ -170,10 +170,11 @@ class ClippedReLU(Layer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lay = self._check_input(x, ANY_LAYOUT)
-        if self._wants("clipped_low"):
-            self._emit("clipped_low", x < 0, lay)
-        if self._wants("clipped_high"):
-            self._emit("clipped_high", x >= self.ceiling, lay)
+        if self._recorder is not None:
+            if self._wants("clipped_low"):
+                self._emit("clipped_low", x < 0, lay)
+            if self._wants("clipped_high"):
+                self._emit("clipped_high", x >= self.ceiling, lay)
         return F.hardtanh(x, 0.0, self.ceiling)
 
     def description(self) -> str:
@@ -226,7 +227,7 @@ class ELU(Layer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lay = self._check_input(x, ANY_LAYOUT)
-        if self._wants("negative"):
+        if self._recorder is not None and self._wants("negative"):
             self._emit("negative", x < 0, lay)
         return F.elu(x, self.alpha)
 
