@@ -251,6 +251,10 @@ def test_roi_network_two_inputs() -> None:
     torch.testing.assert_close(net.to_torch()(x, rois), y)
     row = next(r for r in dltk.analyzeNetwork(g).layers if r.name == "roi")
     assert row.activation == "(R, 5) ROI rows"
+    bad = rois.clone()
+    bad[2, 3] = 0  # a region of width 0: refused where the regions are pooled, naming the row
+    with pytest.raises(LayerInputError, match=r"roiMaxPooling2dLayer 'roipool'.*positive widths.*row 2"):
+        net({"img": x, "roi": bad})
 
 
 @pytest.mark.parametrize("norm", ["zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one", "none", "fn"])

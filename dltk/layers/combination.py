@@ -55,7 +55,7 @@ class _Combination(Layer):
         if ignore_axis is None and len(xs) == self.num_inputs and isinstance(xs[0], torch.Tensor):
             x1 = xs[0]  # common case: one check of x1, then the others are x1's size (a few tests)
             lay, s1 = self._check_input(x1, ANY_LAYOUT), x1.shape
-            for x in xs:
+            for x in xs[1:]:
                 if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.shape == s1):
                     break
             else:
@@ -88,11 +88,12 @@ class _Combination(Layer):
         if len(xs) == self.num_inputs and isinstance(xs[0], torch.Tensor):
             lay = self._check_input(xs[0], ANY_LAYOUT)
             axis = self.cat_axis(lay)
-            for x in xs:
+            for x in xs[1:]:
                 if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel()):
                     break
             else:
-                self._emit_inputs(xs, lay)
+                if self._recorder is not None:
+                    self._emit_inputs(xs, lay)
                 try:
                     return torch.cat(xs, dim=axis)
                 except RuntimeError:
@@ -154,7 +155,8 @@ class Addition(_Combination):
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         lay = self._check_all(xs)
-        self._emit_inputs(xs, lay)
+        if self._recorder is not None:
+            self._emit_inputs(xs, lay)
         if len(xs) == 2:
             return torch.add(xs[0], xs[1])
         y = xs[0]
@@ -205,7 +207,8 @@ class Multiplication(_Combination):
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         lay = self._check_all(xs)
-        self._emit_inputs(xs, lay)
+        if self._recorder is not None:
+            self._emit_inputs(xs, lay)
         if len(xs) == 2:
             return torch.mul(xs[0], xs[1])
         y = xs[0]
@@ -418,11 +421,16 @@ class WeightedAddition(Layer):
                     f"weightedAdditionLayer '{self.label}': inputs must have the same size; "
                     f"in1 is {tuple(xs[0].shape)} but in{i + 1} is {tuple(x.shape)} ({lay})."
                 )
-        w = self.Weights[0]  # (N,): w_i for input i
-        y = w[0] * xs[0]
+        w = self.Weights  # (1, N): w_i for input i, read as w[0, i] (one indexing call per input)
+        if self._recorder is None:
+            y = w[0, 0] * xs[0]
+            for i in range(1, len(xs)):
+                y = y + w[0, i] * xs[i]
+            return y
+        y = w[0, 0] * xs[0]
         self._emit(self.signals[0], y, lay)  # each input's contribution w_i x_i
         for i in range(1, len(xs)):
-            weighted = w[i] * xs[i]
+            weighted = w[0, i] * xs[i]
             self._emit(self.signals[i], weighted, lay)
             y = y + weighted
         return y

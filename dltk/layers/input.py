@@ -651,10 +651,6 @@ class Image3dInput(ImageInput):
         return f"{'×'.join(map(str, self.input_size))} 3-D images{self._norm_text()}"
 
 
-_min_reduce = np.minimum.reduce
-_INF = float("inf")
-
-
 class ROIInput(Layer):
     r"""ROI input layer: regions of interest for Fast R-CNN style networks.
 
@@ -685,6 +681,11 @@ class ROIInput(Layer):
 
     Signals:
         ``raw`` (R, 5).
+
+    Checks: the layout and dtype here; the values (finite, widths and heights
+    positive, batch indices in range) where they are used, by
+    ``roiMaxPooling2dLayer``, whose error names the row (one reduction over the
+    rows per call, not two).
 
     Example:
         >>> dltk.roiInputLayer()(torch.tensor([[0., 1, 1, 4, 4]])).shape
@@ -720,16 +721,6 @@ class ROIInput(Layer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != 5 or not x.is_floating_point():
             raise self._fail("(R, 5) float rows [batch_index, x, y, w, h] [MATLAB M×4 [x y w h] per image]", x)
-        # the smallest width or height (NaN passes, as NaN <= 0 is false; no rows: inf). A CPU
-        # tensor outside autograd is read through NumPy (x.numpy() refuses the others: CUDA,
-        # autograd, bfloat16): on a few dozen rows torch's slice-and-reduce costs a few µs of
-        # fixed overhead, NumPy's reduction a fraction of that; the same minimum either way.
-        try:
-            smallest = _min_reduce(x.numpy()[:, 3:], None, None, None, False, _INF)
-        except (TypeError, RuntimeError):
-            smallest = float(x.detach()[:, 3:].amin()) if x.numel() else _INF
-        if smallest <= 0:
-            raise self._fail("positive widths and heights (columns 4 and 5)", x)
         if self._recorder is not None:
             self._emit("raw", x)
         return x

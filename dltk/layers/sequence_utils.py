@@ -333,14 +333,14 @@ class WordEmbedding(Layer):
         self._check_input(x, ("BTC", "BC"), {"C": 1}, allow_integer=True)
         k = x.squeeze(-1)  # (B, T) or (B,)
         # whole numbers: the fraction k - trunc(k) is 0 (NaN and ±Inf give NaN: refused like fractions)
-        whole = not k.is_floating_point() or not bool((k - k.trunc()).any())
+        whole = not k.is_floating_point() or not bool(k.frac().any())
         if self._recorder is None and whole:  # plain path
             try:  # indices within the vocabulary need no mapping; the lookup itself range-checks
                 return F.embedding(k.long() - 1, self.weight)
             except (IndexError, RuntimeError):
                 pass  # out-of-vocabulary indices: mapped or reported below
         if not whole:
-            bad = k[(k - k.trunc()) != 0][0].item()
+            bad = k[k.frac() != 0][0].item()
             raise self._fail("whole-number word indices", x, f"found {bad!r}")
         k = k.long()
         oov = (k < 1) | (k > self.num_words)

@@ -170,7 +170,6 @@ CASES = [
         signal_shapes={"raw": (2, 5)},
         bad_inputs=[
             ([torch.ones(2, 4)], "(R, 5)"),
-            ([torch.tensor([[0.0, 1, 1, 0, 3]])], "positive widths"),
         ],
         bench=Bench(
             make=lambda: dltk.roiInputLayer(), torch=lambda: nn.Identity(), inputs=lambda: [torch.rand(64, 5) * 16]
