@@ -15,10 +15,16 @@ Two comparisons:
   batch unpacked (reads step T for the forward direction and step 1 for the
   backward one, padding included): target ≤ 1.1. Measured for the BiLSTM of
   MATLAB's example, an LSTM and a GRU (``'last'``); dltk with
-  ``SequenceMasking=False`` (the padded batch, as the unpacked loop) beside.
+  ``SequenceMasking=False`` (the padded batch, as the unpacked loop) beside;
+  and for a BiLSTM ``'sequence'`` (a label at every time step, the vowel's
+  speaker; the packed loop and dltk leave padded steps out of the loss, the
+  unpacked loop and ``SequenceMasking=False`` count them).
 
 Each figure is the median over repeats of the ratio of the two runs made next
-to each other (thread CPU time at one thread), with the lowest–highest beside.
+to each other, with the lowest–highest beside. Times are wall-clock seconds of
+the training loops alone (dltk's ``TimeElapsed``; the plain loop from its first
+epoch), so building the network and preparing the data do not count; run it on
+an otherwise idle machine.
 
 ``python -m benchmarks train`` (or ``python benchmarks/bench_train.py [epochs] [repeats]``;
 ``DLTK_BENCH_THREADS`` sets the torch threads, default 1).
@@ -38,18 +44,25 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 import dltk
 
-FAMILIES = ("BiLSTM", "LSTM", "GRU")
+#: (name, recurrent family, OutputMode)
+CASES = (("BiLSTM", "BiLSTM", "last"), ("LSTM", "LSTM", "last"), ("GRU", "GRU", "last"),
+         ("BiLSTM 'sequence'", "BiLSTM", "sequence"))  # fmt: skip
 
 
 class PlainRNN(nn.Module):
-    """``family`` (BiLSTM, LSTM, GRU) 'last' → FC, as a student writes it; ``packed`` packs each batch."""
+    """``family`` (BiLSTM, LSTM, GRU) → FC, as a student writes it; ``packed`` packs each batch.
 
-    def __init__(self, family: str = "BiLSTM", packed: bool = True, c: int = 12, h: int = 100, k: int = 9) -> None:
+    ``mode`` 'last': one output per sequence; 'sequence': one per time step, (B, T, K).
+    """
+
+    def __init__(
+        self, family: str = "BiLSTM", packed: bool = True, mode: str = "last", c: int = 12, h: int = 100, k: int = 9
+    ) -> None:
         super().__init__()
         bi = family == "BiLSTM"
         self.rnn = (nn.GRU if family == "GRU" else nn.LSTM)(c, h, batch_first=True, bidirectional=bi)
         self.fc = nn.Linear(2 * h if bi else h, k)
-        self.packed = packed
+        self.packed, self.mode = packed, mode
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         h = self.rnn.hidden_size
@@ -60,9 +73,22 @@ class PlainRNN(nn.Module):
         else:
             out, _ = self.rnn(x)  # the padded batch, padding included
             last = out[:, -1, :h]
+        if self.mode == "sequence":
+            return self.fc(out)
         if self.rnn.bidirectional:  # backward direction at step 1 (MATLAB 'last' for BiLSTM)
             last = torch.cat([last, out[:, 0, h:]], 1)
         return self.fc(last)
+
+
+def _loss(z: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor, packed: bool) -> torch.Tensor:
+    """Cross-entropy; for per-step outputs (B, T, K) over the real steps only when ``packed``."""
+    if z.ndim == 2:
+        return nn.functional.cross_entropy(z, y)
+    steps = y[:, None].expand(z.shape[:2])
+    if not packed:  # padded steps count, labelled as their sequence
+        return nn.functional.cross_entropy(z.flatten(0, 1), steps.flatten())
+    real = torch.arange(z.shape[1])[None, :] < lengths[:, None]
+    return nn.functional.cross_entropy(z[real], steps[real])
 
 
 def _data() -> tuple[list[np.ndarray], np.ndarray]:
@@ -71,9 +97,11 @@ def _data() -> tuple[list[np.ndarray], np.ndarray]:
     return [XTrain[i] for i in order], YTrain[order]
 
 
-def plain_epochs(X: list[np.ndarray], Y: np.ndarray, epochs: int, family: str = "BiLSTM", packed: bool = True) -> None:
-    """``epochs`` epochs of a plain PyTorch loop doing what trainNetwork does."""
-    model = PlainRNN(family, packed)
+def plain_epochs(
+    X: list[np.ndarray], Y: np.ndarray, epochs: int, family: str = "BiLSTM", packed: bool = True, mode: str = "last"
+) -> float:
+    """Seconds of ``epochs`` epochs of a plain PyTorch loop doing what trainNetwork does (the loop only)."""
+    model = PlainRNN(family, packed, mode)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     classes = sorted(set(Y))
     y = torch.tensor([classes.index(v) for v in Y])
@@ -83,10 +111,11 @@ def plain_epochs(X: list[np.ndarray], Y: np.ndarray, epochs: int, family: str = 
         lens = torch.tensor([len(q) for q in seqs])
         batches.append((nn.utils.rnn.pad_sequence(seqs, batch_first=True), lens, y[s : s + 27]))
     decay = [p for n, p in model.named_parameters() if "bias" not in n]
+    t0 = time.perf_counter()
     for _ in range(epochs):
         for xb, lb, yb in batches:
             opt.zero_grad()
-            loss = nn.functional.cross_entropy(model(xb, lb), yb)
+            loss = _loss(model(xb, lb), yb, lb, packed)
             loss.backward()
             for p in model.parameters():
                 nn.utils.clip_grad_norm_([p], 1.0)
@@ -94,14 +123,23 @@ def plain_epochs(X: list[np.ndarray], Y: np.ndarray, epochs: int, family: str = 
                 p.grad.add_(p.detach(), alpha=1e-4)
             opt.step()
             float(loss.detach())
+    return time.perf_counter() - t0
 
 
-def dltk_epochs(X: list[np.ndarray], Y: np.ndarray, epochs: int, family: str = "BiLSTM", masking: bool = True) -> None:
-    """``epochs`` epochs of ``dltk.trainNetwork`` (``masking``: dltk's ``SequenceMasking``)."""
+def dltk_epochs(
+    X: list[np.ndarray], Y: np.ndarray, epochs: int, family: str = "BiLSTM", masking: bool = True, mode: str = "last"
+) -> float:
+    """Seconds of ``epochs`` epochs of ``dltk.trainNetwork`` (``masking``: dltk's ``SequenceMasking``).
+
+    ``TimeElapsed``: the training loop, as for the plain loop; not the network's assembly and
+    initialization or the data's preparation before it.
+    """
     rnn = {"BiLSTM": dltk.bilstmLayer, "LSTM": dltk.lstmLayer, "GRU": dltk.gruLayer}[family]
+    if mode == "sequence":  # the sequence's label at each of its steps
+        Y = [np.repeat(y, len(x)) for x, y in zip(X, Y, strict=True)]  # type: ignore[assignment]
     layers = [
         dltk.sequenceInputLayer(12),
-        rnn(100, OutputMode="last"),
+        rnn(100, OutputMode=mode),
         dltk.fullyConnectedLayer(9),
         dltk.softmaxLayer(),
         dltk.classificationLayer(),
@@ -116,14 +154,7 @@ def dltk_epochs(X: list[np.ndarray], Y: np.ndarray, epochs: int, family: str = "
         ExecutionEnvironment="cpu",
         SequenceMasking=masking,
     )
-    dltk.trainNetwork(X, Y, layers, opts)
-
-
-def _timed(fn, *args) -> float:  # noqa: ANN001 - a run above
-    clock = time.thread_time if torch.get_num_threads() == 1 else time.perf_counter
-    t0 = clock()
-    fn(*args)
-    return clock() - t0
+    return dltk.trainNetwork(X, Y, layers, opts)[1].TimeElapsed
 
 
 def _median_spread(a: list[float], b: list[float]) -> tuple[float, float, float]:
@@ -131,14 +162,14 @@ def _median_spread(a: list[float], b: list[float]) -> tuple[float, float, float]
     return statistics.median(r), min(r), max(r)
 
 
-def measure(family: str, epochs: int, repeats: int) -> dict[str, float]:
-    """Seconds per epoch of each run and the paired ratios, for one recurrent ``family``."""
+def measure(family: str, epochs: int, repeats: int, mode: str = "last") -> dict[str, float]:
+    """Seconds per epoch of each run and the paired ratios, for one recurrent ``family`` and ``mode``."""
     X, Y = _data()
     runs = {
-        "plain packed": lambda: plain_epochs(X, Y, epochs, family, packed=True),
-        "plain padded": lambda: plain_epochs(X, Y, epochs, family, packed=False),
-        "dltk": lambda: dltk_epochs(X, Y, epochs, family, masking=True),
-        "dltk no masking": lambda: dltk_epochs(X, Y, epochs, family, masking=False),
+        "plain packed": lambda: plain_epochs(X, Y, epochs, family, packed=True, mode=mode),
+        "plain padded": lambda: plain_epochs(X, Y, epochs, family, packed=False, mode=mode),
+        "dltk": lambda: dltk_epochs(X, Y, epochs, family, masking=True, mode=mode),
+        "dltk no masking": lambda: dltk_epochs(X, Y, epochs, family, masking=False, mode=mode),
     }
     for fn in runs.values():  # warm-up (allocator, kernels)
         fn()
@@ -147,7 +178,7 @@ def measure(family: str, epochs: int, repeats: int) -> dict[str, float]:
     for k in range(repeats):
         for name in names if k % 2 == 0 else names[::-1]:  # the order alternates
             torch.manual_seed(k)
-            t[name].append(_timed(runs[name]) / epochs)
+            t[name].append(runs[name]() / epochs)
     return {
         **{name: statistics.median(v) for name, v in t.items()},
         "vs packed": _median_spread(t["dltk"], t["plain packed"]),
@@ -156,14 +187,14 @@ def measure(family: str, epochs: int, repeats: int) -> dict[str, float]:
     }
 
 
-def main(epochs: int = 3, repeats: int = 7, families: tuple[str, ...] = FAMILIES) -> dict[str, dict]:
+def main(epochs: int = 3, repeats: int = 7, cases: tuple[str, ...] = ()) -> dict[str, dict]:
     torch.set_num_threads(int(os.environ.get("DLTK_BENCH_THREADS", "1")))
-    out = {f: measure(f, epochs, repeats) for f in families}
+    out = {name: measure(family, epochs, repeats, mode) for name, family, mode in CASES if not cases or name in cases}
     print(
         f"Japanese Vowels training, torch threads {torch.get_num_threads()}, {epochs} epochs × {repeats} "
         "interleaved repeats; ms per epoch (median) and the median of paired ratios (lowest–highest):\n"
     )
-    print("| family ('last') | plain packed | plain padded | dltk | dltk no masking "
+    print("| family, OutputMode | plain packed | plain padded | dltk | dltk no masking "
           "| dltk / plain packed | dltk / plain padded | dltk no masking / plain padded |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---|---|---|")
     fmt = "{:.2f} ({:.2f}–{:.2f})"

@@ -53,3 +53,29 @@ def test_every_entry_runs_and_the_table_lists_it() -> None:
     assert f"{len(rows)} layers measured, 0 not measured" in table
     assert all(r["layer"] in table.split("| criterion |")[1] for r in rows)
     assert "| added ≤ 2 µs |" in table and "| ratio ≤ 1.05 |" in table
+
+
+def test_training_benchmark_loops_compare_like_with_like() -> None:
+    """The plain loops of bench_train: packed and unpacked agree where no sequence is padded, the
+    unpacked 'last' reads step T, and the packed per-step loss leaves padded steps out."""
+    import torch
+
+    from benchmarks import bench_train
+
+    for family in ("BiLSTM", "LSTM", "GRU"):
+        for mode in ("last", "sequence"):
+            torch.manual_seed(0)
+            packed = bench_train.PlainRNN(family, True, mode, c=3, h=4, k=2)
+            padded = bench_train.PlainRNN(family, False, mode, c=3, h=4, k=2)
+            padded.load_state_dict(packed.state_dict())
+            x, full = torch.randn(2, 5, 3), torch.tensor([5, 5])
+            torch.testing.assert_close(packed(x, full), padded(x, full), atol=1e-6, rtol=0)
+    torch.manual_seed(0)
+    packed = bench_train.PlainRNN("LSTM", True, "last", c=3, h=4, k=2)
+    x, lengths = torch.randn(2, 5, 3), torch.tensor([5, 2])
+    short = packed(x[1:, :2], lengths[1:])  # the second sequence alone, unpadded
+    torch.testing.assert_close(packed(x, lengths)[1:], short, atol=1e-6, rtol=0)
+    z, y = torch.randn(2, 5, 3), torch.tensor([0, 2])
+    real = torch.nn.functional.cross_entropy(torch.cat([z[0], z[1, :2]]), torch.tensor([0] * 5 + [2] * 2))
+    torch.testing.assert_close(bench_train._loss(z, y, lengths, packed=True), real)
+    assert not torch.allclose(bench_train._loss(z, y, lengths, packed=False), real)
