@@ -245,8 +245,11 @@ class _Input(Layer):
             return x
         if norm in ("zscore", "rescale-zero-one", "rescale-symmetric"):
             ab = self._affine(x)
-            if ab is not None:  # (x·a, then + b in place: faster than addcmul's broadcast kernel)
-                return (x * ab[0]).add_(ab[1])
+            if ab is not None:
+                a, b = ab
+                if a.ndim == 1:  # per channel along the last axis (BC, BTC): one fused b + x·a, ~1.5x faster
+                    return torch.addcmul(b, x, a)
+                return (x * a).add_(b)  # (C, 1, 1): x·a, then + b in place, faster than addcmul's broadcast
         if norm == "zscore":
             mu, sd = self._stat("mean", x.dtype), self._stat("std", x.dtype)
             y = x if mu is None else x - mu
