@@ -161,18 +161,16 @@ def _scan_stacked(f: Tensor, u: Tensor, c0: Tensor, out: Tensor, reverse: bool, 
     main = slice(rem, T) if reverse else slice(0, K * L)
     fm = f[:, main].unflatten(1, (K, L))  # (B, K, L, H)
     z = u.new_empty(2, B, K, L, H)
-    z[0] = u[:, main].unflatten(1, (K, L))
+    z[0].copy_(u[:, main].unflatten(1, (K, L)))
     z[1].zero_()
     fs, zs = order(fm.unbind(2)), order(z.unbind(3))  # step views: (B, K, H), (2, B, K, H)
-    zs[0][1] = fs[0]
+    zs[0][1].copy_(fs[0])
     for fj, zj, zp in zip(fs[1:], zs[1:], zs):
         zj.addcmul_(fj, zp)
     e = u.new_empty(B, K + 1, H)  # c0 and the K true chunk ends, in time order
     cin, ends, starts, last = (K, slice(0, K), slice(1, None), 0) if reverse else (0, slice(1, None), slice(0, K), K)
-    e[:, cin] = c0
-    ev = e[:, ends]
-    ev.copy_(zs[-1][0])
-    _scan_into(zs[-1][1], ev, c0, ev, reverse)
+    e.select(1, cin).copy_(c0)
+    _scan_into(zs[-1][1], zs[-1][0], c0, e[:, ends], reverse)
     torch.addcmul(z[0], z[1], e[:, starts, None], out=out[:, main].unflatten(1, (K, L)))
     _tail(f, u, out, slice(0, rem) if reverse else slice(K * L, T), e[:, last], order)
     return out
