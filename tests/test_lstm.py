@@ -281,7 +281,7 @@ def test_linear_scan_float32_as_accurate_as_the_step_recursion(T, reverse):
     """float32: the chunked scans' error against float64 stays that of the float32 step recursion."""
     torch.manual_seed(T)
     for B, H in ((1, 64), (4, 70)):  # the stacked scan (B·H ≤ THIN) and the two-pass scan
-        assert (B * H <= rebuild.THIN) == (H == 64)
+        assert rebuild._stacked(T, B * H) == (H == 64)
         f, u, c0 = torch.rand(B, T, H), torch.randn(B, T, H), torch.randn(B, H)
         f[:, ::9] = 1.0
         f[:, 4::11] = 0.0
@@ -301,3 +301,10 @@ def test_linear_scan_takes_the_stacked_scan_for_thin_long_sequences(monkeypatch)
     calls.clear()
     linear_scan(torch.rand(4, 1000, 70), torch.randn(4, 1000, 70), torch.zeros(4, 70))
     assert not calls
+    monkeypatch.setattr(rebuild, "STACKED_MAX", 1000 * 64 - 1)  # a buffer over the cap: the two-pass scan
+    rebuild._chunk.cache_clear()
+    f, u, c0 = (torch.rand(1, 1000, 64), torch.randn(1, 1000, 64), torch.zeros(1, 64))
+    f, u, c0 = f.double(), u.double(), c0.double()
+    torch.testing.assert_close(linear_scan(f, u, c0), linear_scan_reference(f, u, c0), atol=1e-13, rtol=1e-12)
+    assert (1, 1000, 64) not in calls  # (the scan over the chunk ends may be stacked again)
+    rebuild._chunk.cache_clear()

@@ -54,6 +54,12 @@ def linear_scan_reference(f: Tensor, u: Tensor, c0: Tensor, reverse: bool = Fals
 
 
 THIN = 256  # B·H up to which a scan's ops cost their fixed overhead only: the stacked scan (measured, 1 thread)
+STACKED_MAX = 1 << 20  # T·B·H up to which the stacked scan's buffer (2·T·B·H values) is allowed
+
+
+def _stacked(T: int, BH: int) -> bool:
+    """True when :func:`_scan_stacked` takes the scan: few values a step, its buffer ≤ 2·``STACKED_MAX`` values."""
+    return BH <= THIN and T * BH <= STACKED_MAX
 
 
 @functools.lru_cache(maxsize=256)
@@ -61,13 +67,13 @@ def _chunk(T: int, BH: int) -> int:
     """Chunk length L for :func:`_scan_into` over T steps of B·H values; L = T: one step at a time.
 
     Chunks pay for long sequences of few values (each op costs a few µs however
-    small). Two-pass scan (B·H > ``THIN``): L minimises the 2L + T//L + T%L small ops
+    small). Two-pass scan: L minimises the 2L + T//L + T%L small ops
     of one level (L ≈ √(T/2)); short sequences of many values (B·H ≥ 8192, T ≤ 64;
-    measured) go step by step. Stacked scan (B·H ≤ ``THIN``): see :func:`_thin_cost`.
+    measured) go step by step. Stacked scan (:func:`_stacked`): see :func:`_thin_cost`.
     """
     if T < 16 or (BH >= 8192 and T <= 64):
         return T
-    if BH <= THIN:
+    if _stacked(T, BH):
         return _thin_cost(T)[1]
     return min(range(2, math.isqrt(T) + 2), key=lambda L: 2 * L + T // L + T % L)
 
@@ -97,7 +103,7 @@ def _steps(fs: Sequence[Tensor], us: Sequence[Tensor], outs: Sequence[Tensor], p
 def _scan_into(f: Tensor, u: Tensor, c0: Tensor, out: Tensor, reverse: bool) -> Tensor:
     """c_t = f_t ⊙ c_{t∓1} + u_t written into ``out`` (may be ``u`` itself); no autograd.
 
-    Chunks of L steps (:func:`_chunk`); thin scans (B·H ≤ ``THIN``) go to
+    Chunks of L steps (:func:`_chunk`); thin scans (:func:`_stacked`) go to
     :func:`_scan_stacked`. Otherwise: (1) scan every chunk from zero at once (L ops
     on (B, K, H)), keeping only the chunk ends, and the product of f over each
     chunk (one op); (2) the true chunk ends follow from the same recursion over
@@ -114,7 +120,7 @@ def _scan_into(f: Tensor, u: Tensor, c0: Tensor, out: Tensor, reverse: bool) -> 
         us = order(u.unbind(1))
         _steps(order(f.unbind(1)), us, us if out is u else order(out.unbind(1)), c0)
         return out
-    if B * H <= THIN:
+    if _stacked(T, B * H):
         return _scan_stacked(f, u, c0, out, reverse, L)
     main = slice(rem, T) if reverse else slice(0, K * L)
     fm = f[:, main].unflatten(1, (K, L))  # (B, K, L, H)
@@ -144,7 +150,7 @@ def _tail(f: Tensor, u: Tensor, out: Tensor, tail: slice, prev: Tensor, order: C
 
 
 def _scan_stacked(f: Tensor, u: Tensor, c0: Tensor, out: Tensor, reverse: bool, L: int) -> Tensor:
-    """:func:`_scan_into` for few values a step (B·H ≤ ``THIN``): one small op per step of a chunk.
+    """:func:`_scan_into` for few values a step (:func:`_stacked`): one small op per step of a chunk.
 
     Over K chunks of L steps at once, the local scan from zero s_j = f_j ⊙ s_{j−1} + u_j
     and the running product P_j = f_j ⊙ P_{j−1} are the same recursion, so one
@@ -153,7 +159,8 @@ def _scan_stacked(f: Tensor, u: Tensor, c0: Tensor, out: Tensor, reverse: bool, 
     the same scan over the K chunks (f: the chunk products P_{L−1}, u: the local
     ends s_{L−1}); each chunk's true start c_s gives every value at once:
     c_j = s_j + P_j ⊙ c_s (one op). Only products and sums (f may be 0 or 1). The
-    T − K·L steps left over go one by one.
+    T − K·L steps left over go one by one. The buffer Z is the one temporary as large as
+    the sequence: 2·T·B·H values, at most 2·``STACKED_MAX``.
     """
     B, T, H = u.shape
     K, rem = T // L, T % L
