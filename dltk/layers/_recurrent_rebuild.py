@@ -36,7 +36,10 @@ def linear_scan(f: Tensor, u: Tensor, c0: Tensor, out: Tensor | None = None, rev
     (c0 enters at step T − 1). ``out``: a (B, T, H) tensor to write into (it may be
     ``u`` itself). A few √T small ops instead of T (chunked scans, :func:`_scan_into`),
     and only products and sums (no division: f may be exactly 0), so it is as
-    accurate as the step recursion :func:`linear_scan_reference`.
+    accurate as the step recursion :func:`linear_scan_reference`. Without autograd
+    it allocates nothing larger than (B, T/L, H) for chunks of L steps, except for
+    few values a step (B·H ≤ ``THIN``): there one buffer of 2·T·B·H values (at most
+    2·``STACKED_MAX``) saves half the small ops (:func:`_scan_stacked`).
     """
     if torch.is_grad_enabled() and (f.requires_grad or u.requires_grad or c0.requires_grad):
         c = _scan_graph(f.flip(1), u.flip(1), c0).flip(1) if reverse else _scan_graph(f, u, c0)
