@@ -8,8 +8,9 @@ from torch import nn
 
 import dltk
 from dltk.errors import LayerInputError, OptionError
+from dltk.layers import _recurrent_rebuild as rebuild
 from dltk.layers import _recurrent_run as R
-from dltk.layers._recurrent_rebuild import linear_scan
+from dltk.layers._recurrent_rebuild import linear_scan, linear_scan_reference
 from dltk.layers.lstm import lstm_step
 
 D, H = 3, 4
@@ -248,19 +249,20 @@ def test_state_ports_and_stateful_prediction():
 @pytest.mark.parametrize("T", [1, 5, 16, 17, 50, 101, 1000])
 @pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
 @pytest.mark.parametrize("how", ["new", "in-place", "strided", "graph"])
-def test_linear_scan_equals_step_recursion(T, reverse, how):
-    """Every chunking (T = K·L and a remainder), both directions, written in place into u, on strided
-    views (gate blocks of one buffer), and with autograd (the out-of-place scan)."""
+@pytest.mark.parametrize("BH", [(2, 3), (4, 70)], ids=["thin", "wide"])
+def test_linear_scan_equals_step_recursion(T, reverse, how, BH):
+    """Every chunking (T = K·L and a remainder, several levels), both directions, written in place into u,
+    on strided views (gate blocks of one buffer), and with autograd (the out-of-place scan); the stacked
+    scan of few values a step (B·H ≤ THIN) and the two-pass scan. f holds exact zeros and ones."""
+    B, H = BH
     torch.manual_seed(T)
-    fu = torch.rand(2, T, 2, 3, dtype=torch.float64)
-    fu[:, :, 1] = torch.randn(2, T, 3, dtype=torch.float64)
+    fu = torch.rand(B, T, 2, H, dtype=torch.float64)
+    fu[:, :, 1] = torch.randn(B, T, H, dtype=torch.float64)
+    fu[:, ::7, 0, 0] = 0.0  # a forget gate of exactly 0 or 1 (no division may appear)
+    fu[:, 3::5, 0, -1] = 1.0
     f, u = (fu[:, :, 0], fu[:, :, 1]) if how == "strided" else (fu[:, :, 0].contiguous(), fu[:, :, 1].contiguous())
-    c0 = torch.randn(2, 3, dtype=torch.float64, requires_grad=how == "graph")
-    c, ref = c0, [None] * T
-    for t in range(T - 1, -1, -1) if reverse else range(T):
-        c = f[:, t] * c + u[:, t]
-        ref[t] = c
-    ref = torch.stack(ref, 1)
+    c0 = torch.randn(B, H, dtype=torch.float64, requires_grad=how == "graph")
+    ref = linear_scan_reference(f, u, c0, reverse)
     if how == "in-place":
         u = u.clone()
         got = linear_scan(f, u, c0, out=u, reverse=reverse)
@@ -271,3 +273,38 @@ def test_linear_scan_equals_step_recursion(T, reverse, how):
     if how == "graph":
         g, gr = (torch.autograd.grad(v.pow(2).sum(), c0)[0] for v in (got, ref))
         torch.testing.assert_close(g, gr, atol=1e-13, rtol=1e-12)
+
+
+@pytest.mark.parametrize("T", [16, 40, 100, 1000, 1003])
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
+def test_linear_scan_float32_as_accurate_as_the_step_recursion(T, reverse):
+    """float32: the chunked scans' error against float64 stays that of the float32 step recursion."""
+    torch.manual_seed(T)
+    for B, H in ((1, 64), (4, 70)):  # the stacked scan (B·H ≤ THIN) and the two-pass scan
+        assert rebuild._stacked(T, B * H) == (H == 64)
+        f, u, c0 = torch.rand(B, T, H), torch.randn(B, T, H), torch.randn(B, H)
+        f[:, ::9] = 1.0
+        f[:, 4::11] = 0.0
+        exact = linear_scan_reference(f.double(), u.double(), c0.double(), reverse)
+        step = (linear_scan_reference(f, u, c0, reverse).double() - exact).abs().max()
+        got = (linear_scan(f, u, c0, reverse=reverse).double() - exact).abs().max()
+        assert got <= 4 * step + 1e-6, (B, H, got, step)
+
+
+def test_linear_scan_takes_the_stacked_scan_for_thin_long_sequences(monkeypatch):
+    """(1, 1000, 64): the stacked scan over several levels; wider ones keep the two-pass scan."""
+    calls = []
+    stacked = rebuild._scan_stacked
+    monkeypatch.setattr(rebuild, "_scan_stacked", lambda *a: calls.append(a[1].shape) or stacked(*a))
+    linear_scan(torch.rand(1, 1000, 64), torch.randn(1, 1000, 64), torch.zeros(1, 64))
+    assert len(calls) >= 2 and calls[0] == (1, 1000, 64)  # level 1, then the scan over the chunk ends
+    calls.clear()
+    linear_scan(torch.rand(4, 1000, 70), torch.randn(4, 1000, 70), torch.zeros(4, 70))
+    assert not calls
+    monkeypatch.setattr(rebuild, "STACKED_MAX", 1000 * 64 - 1)  # a buffer over the cap: the two-pass scan
+    rebuild._chunk.cache_clear()
+    f, u, c0 = (torch.rand(1, 1000, 64), torch.randn(1, 1000, 64), torch.zeros(1, 64))
+    f, u, c0 = f.double(), u.double(), c0.double()
+    torch.testing.assert_close(linear_scan(f, u, c0), linear_scan_reference(f, u, c0), atol=1e-13, rtol=1e-12)
+    assert (1, 1000, 64) not in calls  # (the scan over the chunk ends may be stacked again)
+    rebuild._chunk.cache_clear()

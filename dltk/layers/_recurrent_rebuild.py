@@ -34,9 +34,12 @@ def linear_scan(f: Tensor, u: Tensor, c0: Tensor, out: Tensor | None = None, rev
 
     ``reverse``: the recursion runs from the last step down, c_t = f_t ⊙ c_{t+1} + u_t
     (c0 enters at step T − 1). ``out``: a (B, T, H) tensor to write into (it may be
-    ``u`` itself); without autograd the scan then allocates nothing larger than
-    (B, T/L, H) for chunks of L ≈ √(T/2) steps. A few √T small ops instead of T, and
-    only products and sums (no division), so it is as accurate as the step recursion.
+    ``u`` itself). A few √T small ops instead of T (chunked scans, :func:`_scan_into`),
+    and only products and sums (no division: f may be exactly 0), so it is as
+    accurate as the step recursion :func:`linear_scan_reference`. Without autograd
+    it allocates nothing larger than (B, T/L, H) for chunks of L steps, except for
+    few values a step (B·H ≤ ``THIN``): there one buffer of 2·T·B·H values (at most
+    2·``STACKED_MAX``) saves half the small ops (:func:`_scan_stacked`).
     """
     if torch.is_grad_enabled() and (f.requires_grad or u.requires_grad or c0.requires_grad):
         c = _scan_graph(f.flip(1), u.flip(1), c0).flip(1) if reverse else _scan_graph(f, u, c0)
@@ -44,17 +47,53 @@ def linear_scan(f: Tensor, u: Tensor, c0: Tensor, out: Tensor | None = None, rev
     return _scan_into(f, u, c0, u.new_empty(u.shape) if out is None else out, reverse)
 
 
+def linear_scan_reference(f: Tensor, u: Tensor, c0: Tensor, reverse: bool = False) -> Tensor:
+    """The readable step recursion :func:`linear_scan` must equal: c_t = f_t ⊙ c_{t∓1} + u_t, one step at a time."""
+    c, cs = c0, [c0] * u.shape[1]
+    for t in range(u.shape[1] - 1, -1, -1) if reverse else range(u.shape[1]):
+        c = f[:, t] * c + u[:, t]
+        cs[t] = c
+    return torch.stack(cs, 1)
+
+
+THIN = 256  # B·H up to which a scan's ops cost their fixed overhead only: the stacked scan (measured, 1 thread)
+STACKED_MAX = 1 << 20  # T·B·H up to which the stacked scan's buffer (2·T·B·H values) is allowed
+
+
+def _stacked(T: int, BH: int) -> bool:
+    """True when :func:`_scan_stacked` takes the scan: few values a step, its buffer ≤ 2·``STACKED_MAX`` values."""
+    return BH <= THIN and T * BH <= STACKED_MAX
+
+
 @functools.lru_cache(maxsize=256)
 def _chunk(T: int, BH: int) -> int:
     """Chunk length L for :func:`_scan_into` over T steps of B·H values; L = T: one step at a time.
 
     Chunks pay for long sequences of few values (each op costs a few µs however
-    small): L minimises the 2L + T//L + T%L small ops of one level (L ≈ √(T/2));
-    short sequences of many values (B·H ≥ 8192, T ≤ 64; measured) go step by step.
+    small). Two-pass scan: L minimises the 2L + T//L + T%L small ops
+    of one level (L ≈ √(T/2)); short sequences of many values (B·H ≥ 8192, T ≤ 64;
+    measured) go step by step. Stacked scan (:func:`_stacked`): see :func:`_thin_cost`.
     """
     if T < 16 or (BH >= 8192 and T <= 64):
         return T
+    if _stacked(T, BH):
+        return _thin_cost(T)[1]
     return min(range(2, math.isqrt(T) + 2), key=lambda L: 2 * L + T // L + T % L)
+
+
+_STEP, _LEVEL = 1.0, 16.0  # a step op with its views; one level's fixed ops, in step-op units (measured: ≈ 5 and 80 µs)
+
+
+@functools.lru_cache(maxsize=256)
+def _thin_cost(T: int) -> tuple[float, int]:
+    """(cost, L) of the stacked scan over T steps, in step-op units: L − 1 steps, a level's
+    fixed ops, the scan over the T // L chunk ends and T % L steps left over; L = T: T steps."""
+    best = (_STEP * T, T)
+    if T >= 16:
+        for L in range(2, T // 2 + 1):
+            cost = _STEP * (L - 1 + T % L) + _LEVEL + _thin_cost(T // L)[0]
+            best = min(best, (cost, L))
+    return best
 
 
 def _steps(fs: Sequence[Tensor], us: Sequence[Tensor], outs: Sequence[Tensor], prev: Tensor) -> Tensor:
@@ -67,10 +106,11 @@ def _steps(fs: Sequence[Tensor], us: Sequence[Tensor], outs: Sequence[Tensor], p
 def _scan_into(f: Tensor, u: Tensor, c0: Tensor, out: Tensor, reverse: bool) -> Tensor:
     """c_t = f_t ⊙ c_{t∓1} + u_t written into ``out`` (may be ``u`` itself); no autograd.
 
-    Chunks of L steps: (1) scan every chunk from zero at once (L ops on (B, K, H)),
-    keeping only the chunk ends, and the product of f over each chunk (one op);
-    (2) the true chunk ends follow from the same recursion over the K chunks (with
-    the chunk products as f), scanned the same way;
+    Chunks of L steps (:func:`_chunk`); thin scans (:func:`_stacked`) go to
+    :func:`_scan_stacked`. Otherwise: (1) scan every chunk from zero at once (L ops
+    on (B, K, H)), keeping only the chunk ends, and the product of f over each
+    chunk (one op); (2) the true chunk ends follow from the same recursion over
+    the K chunks (with the chunk products as f), scanned the same way;
     (3) scan every chunk again from its true start, writing the final values (L ops);
     the T − K·L steps left over go one by one. Every step view comes from one
     ``unbind`` (no per-op indexing).
@@ -80,11 +120,15 @@ def _scan_into(f: Tensor, u: Tensor, c0: Tensor, out: Tensor, reverse: bool) -> 
     K, rem = T // L, T % L
     order = (lambda v: v[::-1]) if reverse else (lambda v: v)  # noqa: E731
     if K <= 1:
-        _steps(*(order(v.unbind(1)) for v in (f, u, out)), c0)
+        us = order(u.unbind(1))
+        _steps(order(f.unbind(1)), us, us if out is u else order(out.unbind(1)), c0)
         return out
+    if _stacked(T, B * H):
+        return _scan_stacked(f, u, c0, out, reverse, L)
     main = slice(rem, T) if reverse else slice(0, K * L)
     fm = f[:, main].unflatten(1, (K, L))  # (B, K, L, H)
-    fc, uc, cc = (order(v.unbind(2)) for v in (fm, u[:, main].unflatten(1, (K, L)), out[:, main].unflatten(1, (K, L))))
+    fc, uc = (order(v.unbind(2)) for v in (fm, u[:, main].unflatten(1, (K, L))))
+    cc = uc if out is u else order(out[:, main].unflatten(1, (K, L)).unbind(2))
     s = uc[0].clone()  # (1) local scans from zero, all chunks at once: only their ends are kept
     for fj, uj in zip(fc[1:], uc[1:]):
         torch.addcmul(uj, fj, s, out=s)
@@ -96,7 +140,49 @@ def _scan_into(f: Tensor, u: Tensor, c0: Tensor, out: Tensor, reverse: bool) -> 
     start[:, rest] = ends[:, prev]
     last = _steps(fc, uc, cc, start)  # (3) every chunk again, from its true start
     tail = slice(0, rem) if reverse else slice(K * L, T)
-    _steps(*(order(v[:, tail].unbind(1)) for v in (f, u, out)), last[:, 0 if reverse else -1])
+    _tail(f, u, out, tail, last[:, 0 if reverse else -1], order)
+    return out
+
+
+def _tail(f: Tensor, u: Tensor, out: Tensor, tail: slice, prev: Tensor, order: Callable) -> None:
+    """The steps left over after the chunks, one by one from ``prev``."""
+    if tail.start == tail.stop:
+        return
+    us = order(u[:, tail].unbind(1))
+    _steps(order(f[:, tail].unbind(1)), us, us if out is u else order(out[:, tail].unbind(1)), prev)
+
+
+def _scan_stacked(f: Tensor, u: Tensor, c0: Tensor, out: Tensor, reverse: bool, L: int) -> Tensor:
+    """:func:`_scan_into` for few values a step (:func:`_stacked`): one small op per step of a chunk.
+
+    Over K chunks of L steps at once, the local scan from zero s_j = f_j ⊙ s_{j−1} + u_j
+    and the running product P_j = f_j ⊙ P_{j−1} are the same recursion, so one
+    buffer Z = [s; P] (2, B, K, L, H), holding [u; 0] with P_0 = f_0, is scanned in
+    place by one ``addcmul_`` a step (L − 1 ops). The true chunk ends follow from
+    the same scan over the K chunks (f: the chunk products P_{L−1}, u: the local
+    ends s_{L−1}); each chunk's true start c_s gives every value at once:
+    c_j = s_j + P_j ⊙ c_s (one op). Only products and sums (f may be 0 or 1). The
+    T − K·L steps left over go one by one. The buffer Z is the one temporary as large as
+    the sequence: 2·T·B·H values, at most 2·``STACKED_MAX``.
+    """
+    B, T, H = u.shape
+    K, rem = T // L, T % L
+    order = (lambda v: v[::-1]) if reverse else (lambda v: v)  # noqa: E731
+    main = slice(rem, T) if reverse else slice(0, K * L)
+    fm = f[:, main].unflatten(1, (K, L))  # (B, K, L, H)
+    z = u.new_empty(2, B, K, L, H)
+    z[0].copy_(u[:, main].unflatten(1, (K, L)))
+    z[1].zero_()
+    fs, zs = order(fm.unbind(2)), order(z.unbind(3))  # step views: (B, K, H), (2, B, K, H)
+    zs[0][1].copy_(fs[0])
+    for fj, zj, zp in zip(fs[1:], zs[1:], zs):
+        zj.addcmul_(fj, zp)
+    e = u.new_empty(B, K + 1, H)  # c0 and the K true chunk ends, in time order
+    cin, ends, starts, last = (K, slice(0, K), slice(1, None), 0) if reverse else (0, slice(1, None), slice(0, K), K)
+    e.select(1, cin).copy_(c0)
+    _scan_into(zs[-1][1], zs[-1][0], c0, e[:, ends], reverse)
+    torch.addcmul(z[0], z[1], e[:, starts, None], out=out[:, main].unflatten(1, (K, L)))
+    _tail(f, u, out, slice(0, rem) if reverse else slice(K * L, T), e[:, last], order)
     return out
 
 
@@ -208,8 +294,8 @@ def lstm_signals(
     g_rows = slice(at[2] * H, (at[2] + 1) * H) if 2 in at else None
     if fast and g_rows is not None:  # −2·a is exact: the pre-activations are unscaled exactly below
         bk = bk.clone() if bk is b else bk  # WR is a new tensor already
-        WR[g_rows] *= -2.0
-        bk[g_rows] *= -2.0
+        WR[g_rows].mul_(-2.0)
+        bk[g_rows].mul_(-2.0)
     xh = _prev_states(x, hs, h0, reverse, lengths)
     pre = torch.addmm(bk, xh.view(B * T, -1), WR.t()).view(B, T, len(ks) * H)
     del xh
@@ -218,7 +304,8 @@ def lstm_signals(
     if fast:
         torch.sigmoid(pre, out=act)
         if g_rows is not None:
-            act[..., g_rows].mul_(-2.0).add_(1.0)  # tanh(a) = 1 − 2σ(−2a)
+            ag = act[..., g_rows]
+            torch.add(ag.new_ones(()), ag, alpha=-2.0, out=ag)  # tanh(a) = 1 − 2σ(−2a), one pass
             if want[6]:
                 pre[..., g_rows].mul_(-0.5)
     else:
@@ -298,7 +385,8 @@ def gru_signals(
             torch.addcmul(pn, r, rh[:, n], out=pn)
         del rh
         if fast:
-            torch.sigmoid(pn, out=act[:, n]).mul_(-2.0).add_(1.0)  # tanh(a) = 1 − 2σ(−2a)
+            an = torch.sigmoid(pn, out=act[:, n])
+            torch.add(an.new_ones(()), an, alpha=-2.0, out=an)  # tanh(a) = 1 − 2σ(−2a), one pass
             if want[4]:
                 pn.mul_(-0.5)
         else:
