@@ -341,17 +341,17 @@ class Layer(nn.Module):
                 or (held is None or allow_integer)
                 and (dtype in _FLOATING or allow_integer and _is_integer(x))
             ):
+                shape = x.shape  # rank, emptiness and sizes from one read of the tensor
                 try:
                     by_rank = _RANK_MAP_VALUES[layouts]
                 except (KeyError, TypeError):  # first time (or a list): worked out and cached
                     by_rank = _RANK_MAPS.get(layouts)
-                lay = by_rank.get(x.dim())
+                lay = by_rank.get(len(shape))
                 if lay.__class__ is tuple:  # one rank, several layouts (BCDHW / BTCHW): set-up decides
                     lay = self.input_layout if self.input_layout in lay else lay[0]
-                if lay is not None and (allow_empty or x.numel()):
+                if lay is not None and (allow_empty or 0 not in shape):
                     if not sizes:
                         return lay
-                    shape = x.shape
                     for axis, want in sizes.items():
                         if want is not None:
                             k = lay.find(axis)

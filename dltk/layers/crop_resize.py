@@ -89,8 +89,7 @@ class Crop2d(Layer):
 
     def forward(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         self._check_input(x, self.layouts)
-        _check_ref(self, ref)
-        big, small = x.shape[-self.n :], ref.shape[-self.n :]  # torch order
+        big, small = x.shape[-self.n :], _check_ref(self, ref)[-self.n :]  # torch order
         memo = self.__dict__.get("_window")  # (big, small, location, index) of the last call
         if memo is not None and memo[0] == big and memo[1] == small and memo[2] == self.location:
             if self._recorder is None:
@@ -163,14 +162,16 @@ class Crop3d(Crop2d):
 _ROUNDING = ("round", "floor", "onnx-10")
 
 
-def _check_ref(layer: Layer, ref: Any) -> None:
-    """The 'ref' input: a tensor in one of the layer's layouts (only its spatial size is used)."""
-    if not isinstance(ref, torch.Tensor) or ref.dim() not in _by_rank(layer.layouts):
+def _check_ref(layer: Layer, ref: Any) -> torch.Size:
+    """The 'ref' input: a tensor in one of the layer's layouts (only its spatial size is used); its shape."""
+    shape = ref.shape if isinstance(ref, torch.Tensor) else None
+    if shape is None or len(shape) not in _by_rank(layer.layouts):
         from ..layouts import describe_expected
 
         expected = " or ".join(describe_expected(lay) for lay in layer.layouts)
         why = f"rank {ref.ndim}" if isinstance(ref, torch.Tensor) else "missing or not a tensor"
         raise layer._fail(f"a reference input 'ref' {expected}", ref, f"the 'ref' input: {why}")
+    return shape
 
 
 class Resize2d(Layer):
