@@ -396,7 +396,10 @@ def markdown_lengths(rows: list[dict]) -> str:
         lo, hi = r["spread"]
         lines.append(f"| {r['family']} | {r['mode']} | {r['dltk']:.2f} | {lo:.2f}–{hi:.2f} | {r['packed']:.2f} |")
     worst = max(r["dltk"] for r in rows)
-    lines.append(f"\nlength-aware: worst {worst:.2f} (target ≤ 1.1: {'met' if worst <= 1.1 else 'NOT met'}).")
+    lines.append(
+        f"\nlength-aware, the layer alone: worst {worst:.2f} (for reference: issue 13's ≤ 1.1 applies to training, "
+        "judged by `python -m benchmarks train`)."
+    )
     return "\n".join(lines)
 
 
