@@ -46,6 +46,15 @@ _FLOATING = frozenset(
 #: PyTorch's own module call (``torch.fx`` swaps ``nn.Module.__call__`` while it traces)
 _MODULE_CALL = nn.Module.__call__
 _tracing_state = torch._C._get_tracing_state
+_HOOK_DICTS = (
+    "_global_forward_pre_hooks",
+    "_global_forward_hooks",
+    "_global_backward_pre_hooks",
+    "_global_backward_hooks",
+)
+#: the state ``Layer.__call__`` reads to know that nothing observes a call (PyTorch ≥ 2.2 has it; a
+#: PyTorch without it keeps ``nn.Module.__call__`` for every layer)
+_DIRECT_CALL = hasattr(nn.Module, "_compiled_call_impl") and all(hasattr(_torch_module, n) for n in _HOOK_DICTS)
 
 
 def matlab_property(attr: str, doc: str = "", readonly: bool = False) -> property:
@@ -172,6 +181,9 @@ class Layer(nn.Module):
         ):
             return nn.Module.__call__(self, *args, **kwargs)
         return self.forward(*args, **kwargs)
+
+    if not _DIRECT_CALL:  # a PyTorch without the state read above: its own call, always
+        __call__ = nn.Module.__call__
 
     # ------------------------------------------------------------------ names
     Name = matlab_property("name", "Layer name (MATLAB ``Name``).")
