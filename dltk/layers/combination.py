@@ -421,16 +421,16 @@ class WeightedAddition(Layer):
                     f"weightedAdditionLayer '{self.label}': inputs must have the same size; "
                     f"in1 is {tuple(xs[0].shape)} but in{i + 1} is {tuple(x.shape)} ({lay})."
                 )
-        w = self.Weights  # (1, N): w_i for input i, read as w[0, i] (one indexing call per input)
-        if self._recorder is None:
-            y = w[0, 0] * xs[0]
+        w = self.Weights[0]  # (N,): w_i for input i
+        if self._recorder is None:  # y + x_i·w_i fused (addcmul): one pass per input after the first
+            y = w[0] * xs[0]
             for i in range(1, len(xs)):
-                y = y + w[0, i] * xs[i]
+                y = torch.addcmul(y, xs[i], w[i])
             return y
-        y = w[0, 0] * xs[0]
+        y = w[0] * xs[0]
         self._emit(self.signals[0], y, lay)  # each input's contribution w_i x_i
         for i in range(1, len(xs)):
-            weighted = w[0, i] * xs[i]
+            weighted = w[i] * xs[i]
             self._emit(self.signals[i], weighted, lay)
             y = y + weighted
         return y
