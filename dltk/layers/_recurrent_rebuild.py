@@ -120,8 +120,7 @@ def _scan_into(f: Tensor, u: Tensor, c0: Tensor, out: Tensor, reverse: bool) -> 
     K, rem = T // L, T % L
     order = (lambda v: v[::-1]) if reverse else (lambda v: v)  # noqa: E731
     if K <= 1:
-        us = order(u.unbind(1))
-        _steps(order(f.unbind(1)), us, us if out is u else order(out.unbind(1)), c0)
+        _tail(f, u, out, slice(0, T), c0, order)
         return out
     if _stacked(T, B * H):
         return _scan_stacked(f, u, c0, out, reverse, L)
@@ -145,7 +144,7 @@ def _scan_into(f: Tensor, u: Tensor, c0: Tensor, out: Tensor, reverse: bool) -> 
 
 
 def _tail(f: Tensor, u: Tensor, out: Tensor, tail: slice, prev: Tensor, order: Callable) -> None:
-    """The steps left over after the chunks, one by one from ``prev``."""
+    """The steps ``tail`` (those left over after the chunks, or all of them) one by one from ``prev``."""
     if tail.start == tail.stop:
         return
     us = order(u[:, tail].unbind(1))

@@ -422,12 +422,11 @@ class WeightedAddition(Layer):
                     f"in1 is {tuple(xs[0].shape)} but in{i + 1} is {tuple(x.shape)} ({lay})."
                 )
         w = self.Weights[0]  # (N,): w_i for input i
+        y = w[0] * xs[0]
         if self._recorder is None:  # y + x_i·w_i fused (addcmul): one pass per input after the first
-            y = w[0] * xs[0]
             for i in range(1, len(xs)):
                 y = torch.addcmul(y, xs[i], w[i])
             return y
-        y = w[0] * xs[0]
         self._emit(self.signals[0], y, lay)  # each input's contribution w_i x_i
         for i in range(1, len(xs)):
             weighted = w[i] * xs[i]
